@@ -1,0 +1,1 @@
+"""claims-api: track contested claims, who asserts and who denies them."""

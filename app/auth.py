@@ -1,0 +1,94 @@
+"""API keys: minting, hashing, scopes, and the dependencies that guard routes."""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from app.config import Settings
+from app.db import utcnow, write_engine
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiKey
+
+KEY_PREFIX = "ck_"
+
+
+class Scope(StrEnum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+# Each scope includes the ones below it.
+_RANK = {Scope.read: 0, Scope.write: 1, Scope.admin: 2}
+
+
+def hash_key(key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough; no salt is needed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(*, engine: Engine, scope: Scope, name: str | None = None) -> str:
+    """Mint a key, store its hash, and return the key itself (shown once)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with Session(write_engine(engine)) as session:
+        session.add(
+            ApiKey(
+                name=name,
+                prefix=key[:10],
+                key_hash=hash_key(key),
+                scopes=scope.value,
+                created_at=utcnow(),
+            )
+        )
+        session.commit()
+    return key
+
+
+def _lookup(engine: Engine, key: str) -> ApiKey | None:
+    digest = hash_key(key)
+    with Session(engine) as session:
+        found = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    if found is None or not hmac.compare_digest(found.key_hash, digest):
+        return None
+    return None if found.revoked_at is not None else found
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key minted by `claims-api keys create`.")
+
+
+def require(scope: Scope) -> Callable[..., ApiKey]:
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> ApiKey:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized("This operation needs an API key: Authorization: Bearer <key>.")
+        key = _lookup(request.app.state.engine, credentials.credentials)
+        if key is None:
+            raise Unauthorized("The API key is unknown or revoked.")
+        if _RANK[Scope(key.scopes)] < _RANK[scope]:
+            raise Forbidden(f"This operation needs a key with the '{scope}' scope.")
+        return key
+
+    return check
+
+
+def read_guard(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Reads are open unless CLAIMS_REQUIRE_KEY_FOR_READS is set."""
+    settings: Settings = request.app.state.settings
+    if settings.require_key_for_reads:
+        require(Scope.read)(request, credentials)
+
+
+WriteKey = Annotated[ApiKey, Depends(require(Scope.write))]
+ReadAccess = Depends(read_guard)

@@ -1,0 +1,23 @@
+"""Settings from environment variables prefixed CLAIMS_."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAIMS_", extra="ignore")
+
+    database_url: str = "sqlite:///./claims.db"
+    require_key_for_reads: bool = False
+    max_body_bytes: int = 1024 * 1024
+    # Seconds a SQLite writer waits for the lock before it gives up.
+    sqlite_busy_timeout: float = 30.0
+    db_pool_size: int = 10
+    seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

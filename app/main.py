@@ -1,0 +1,60 @@
+"""The application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.routing import APIRoute
+
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.limits import BodySizeLimit
+from app.routes import claims, health, sources
+
+DESCRIPTION = """\
+Track contested claims in fast-moving conflict reporting: every claim, every source's
+stance on it (asserts or denies, when, where, reported by whom), and a status derived
+from those stances. `GET /claims?status=disputed` answers "what is disputed right now?".
+
+Reads are open unless the operator closes them; writes need `Authorization: Bearer <key>`.
+Errors are `application/problem+json` (RFC 9457). Lists use opaque keyset cursors.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="claims-api",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(claims.router)
+    app.include_router(sources.router)
+    app.include_router(health.router)
+
+    @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
+    def problem_type(slug: str) -> str:
+        if slug not in PROBLEM_TYPES:
+            raise NotFound(f"No problem type '{slug[:40]}'.")
+        return f"{slug}: {PROBLEM_TYPES[slug]}\n"
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

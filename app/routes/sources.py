@@ -1,0 +1,123 @@
+"""/sources and what each source has said."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth import ReadAccess, WriteKey
+from app.deps import ReadSession, WriteSession
+from app.errors import problem_responses
+from app.fields import StorableStr
+from app.models import SourceCreate, SourceKind, SourcePublic, SourceUpdate, StancePublic
+from app.pagination import DEFAULT_LIMIT, Page, next_link
+from app.routes.claims import MAX_REPEATS, Cursor, Limit
+from app.services import sources as service
+from app.services import stances as stance_service
+
+router = APIRouter(prefix="/sources", tags=["sources"], dependencies=[ReadAccess])
+
+
+def _public(source: object) -> SourcePublic:
+    return SourcePublic.model_validate(source, from_attributes=True)
+
+
+@router.get(
+    "",
+    operation_id="list_sources",
+    response_model=Page[SourcePublic],
+    responses=problem_responses(401, 403, 422),
+)
+def list_sources(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    kind: Annotated[
+        list[SourceKind], Query(max_length=MAX_REPEATS, description="Source kind. Repeat for OR.")
+    ] = [],
+    q: Annotated[
+        StorableStr | None,
+        Query(min_length=1, max_length=200, description="Part of the name, any case."),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[SourcePublic]:
+    """List sources in name order."""
+    rows, next_cursor = service.list_sources(
+        session=session, kinds=kind, q=q, limit=limit, cursor=cursor
+    )
+    response.headers.update(next_link(request, next_cursor))
+    return Page(items=[_public(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    operation_id="create_source",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SourcePublic,
+    responses=problem_responses(401, 403, 409, 413, 422),
+)
+def create_source(
+    data: SourceCreate, response: Response, session: WriteSession, _key: WriteKey
+) -> SourcePublic:
+    """Create a source. Names are unique regardless of case."""
+    source = service.create_source(session=session, data=data)
+    response.headers["Location"] = f"/sources/{source.id}"
+    return _public(source)
+
+
+@router.get(
+    "/{source_id}",
+    operation_id="get_source",
+    response_model=SourcePublic,
+    responses=problem_responses(401, 403, 404),
+)
+def get_source(source_id: str, session: ReadSession) -> SourcePublic:
+    """One source."""
+    return _public(service.get_source(session=session, source_id=source_id))
+
+
+@router.patch(
+    "/{source_id}",
+    operation_id="update_source",
+    response_model=SourcePublic,
+    responses=problem_responses(401, 403, 404, 409, 413, 422),
+)
+def update_source(
+    source_id: str, data: SourceUpdate, session: WriteSession, _key: WriteKey
+) -> SourcePublic:
+    """Change a source. A new affiliation re-derives the status of claims it has a stance on."""
+    return _public(service.update_source(session=session, source_id=source_id, data=data))
+
+
+@router.delete(
+    "/{source_id}",
+    operation_id="delete_source",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409),
+)
+def delete_source(source_id: str, session: WriteSession, _key: WriteKey) -> None:
+    """Delete a source that has no stances; one with stances is 409."""
+    service.delete_source(session=session, source_id=source_id)
+
+
+@router.get(
+    "/{source_id}/stances",
+    operation_id="list_source_stances",
+    response_model=Page[StancePublic],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_source_stances(
+    source_id: str,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[StancePublic]:
+    """What this source has said, on every claim, newest first."""
+    source = service.get_source(session=session, source_id=source_id)
+    rows, next_cursor = stance_service.list_stances(
+        session=session, source_id=source.id, limit=limit, cursor=cursor
+    )
+    response.headers.update(next_link(request, next_cursor))
+    return Page(items=[stance_service.stance_public(*row) for row in rows], next_cursor=next_cursor)

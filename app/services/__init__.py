@@ -1,0 +1,10 @@
+"""Keyword-only functions over a Session: the unit of work behind each route."""
+
+from app.errors import NotFound
+
+
+def parse_id(value: str, kind: str) -> int:
+    """Our ids are opaque strings; one we could not have issued is simply not found."""
+    if value.isascii() and value.isdigit() and len(value) <= 18 and int(value) > 0:
+        return int(value)
+    raise NotFound(f"No {kind} has id '{value[:40]}'.")

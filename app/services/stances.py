@@ -1,0 +1,186 @@
+"""Stances: the one writer of a claim's status, and the stance histories."""
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.db import utcnow
+from app.errors import NotFound, ValidationFailed
+from app.models import (
+    Claim,
+    Source,
+    SourceSummary,
+    Stance,
+    StanceCreate,
+    StancePublic,
+)
+from app.pagination import decode_cursor, encode_cursor, keyset_after
+from app.services import parse_id
+from app.status import CurrentStance, DerivedStatus, derive_status
+
+HISTORY_SORT = "-stated_at"
+
+
+def stance_public(stance: Stance, source: Source) -> StancePublic:
+    return StancePublic.model_validate(
+        {
+            **stance.model_dump(),
+            "current": stance.is_current,
+            "source": SourceSummary.model_validate(source, from_attributes=True),
+        }
+    )
+
+
+def lock_claim(*, session: Session, claim_id: str) -> Claim:
+    """The claim, row-locked until commit: writers of one claim take turns."""
+    query = (
+        select(Claim)
+        .where(Claim.id == parse_id(claim_id, "claim"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    claim = session.exec(query).first()
+    if claim is None:
+        raise NotFound(f"No claim has id '{claim_id}'.")
+    return claim
+
+
+def current_stances(*, session: Session, claim_id: int) -> list[tuple[Stance, Source]]:
+    query = (
+        select(Stance, Source)
+        .join(Source, col(Source.id) == Stance.source_id)
+        .where(Stance.claim_id == claim_id, col(Stance.is_current))
+        .order_by(col(Stance.stated_at).desc(), col(Stance.id).desc())
+    )
+    return [(stance, source) for stance, source in session.exec(query)]
+
+
+def derive_claim_status(pairs: list[tuple[Stance, Source]]) -> DerivedStatus:
+    return derive_status(
+        CurrentStance(stance.stance, source.id, source.name, source.affiliation)  # type: ignore[arg-type]
+        for stance, source in pairs
+    )
+
+
+def refresh_claim_status(*, session: Session, claim: Claim, now: datetime) -> bool:
+    """Re-derive the locked claim's status and counts; True when any of them changed."""
+    derived = derive_claim_status(current_stances(session=session, claim_id=claim.id))  # type: ignore[arg-type]
+    new = (derived.status.value, derived.asserting_sources, derived.denying_sources)
+    if new == (claim.status, claim.asserting_sources, claim.denying_sources):
+        return False
+    claim.status, claim.asserting_sources, claim.denying_sources = new
+    claim.updated_at = now
+    return True
+
+
+def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime) -> None:
+    """Re-derive every claim on which this source holds a current stance."""
+    claim_ids = select(Stance.claim_id).where(Stance.source_id == source_id, col(Stance.is_current))
+    query = (
+        select(Claim)
+        .where(col(Claim.id).in_(claim_ids))
+        .order_by(col(Claim.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for claim in session.exec(query):
+        refresh_claim_status(session=session, claim=claim, now=now)
+
+
+def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> tuple[Stance, Source]:
+    """Record a stance and, in the same transaction, the claim's new status and counts."""
+    source_pk = _existing_source_id(data.source_id)
+    # Lock order is source, then claim, as in update_source: no deadlock between them.
+    source = session.exec(
+        select(Source).where(Source.id == source_pk).with_for_update(read=True)
+    ).first()
+    claim = lock_claim(session=session, claim_id=claim_id)
+    if source is None:
+        raise _unknown_source(data.source_id)
+    now = utcnow()
+    stance = Stance(
+        **data.model_dump(exclude={"source_id", "stated_at"}),
+        claim_id=claim.id,  # type: ignore[arg-type]
+        source_id=source.id,  # type: ignore[arg-type]
+        stated_at=data.stated_at or now,
+        created_at=now,
+    )
+    session.add(stance)
+    session.flush()
+    previous = session.exec(
+        select(Stance).where(
+            Stance.claim_id == claim.id, Stance.source_id == source.id, col(Stance.is_current)
+        )
+    ).first()
+    # The latest by stated_at is current; ties go to the later-created (higher id).
+    if previous is None or (stance.stated_at, stance.id) > (previous.stated_at, previous.id):
+        if previous is not None:
+            session.exec(
+                update(Stance).where(col(Stance.id) == previous.id).values(is_current=False)
+            )
+        stance.is_current = True
+        session.flush()
+    refresh_claim_status(session=session, claim=claim, now=now)
+    claim.updated_at = now  # a new stance is a change to the claim, even if its status holds
+    session.commit()
+    return stance, source
+
+
+def get_stance(*, session: Session, claim_id: str, stance_id: str) -> tuple[Stance, Source]:
+    query = (
+        select(Stance, Source)
+        .join(Source, col(Source.id) == Stance.source_id)
+        .where(
+            Stance.id == parse_id(stance_id, "stance"),
+            Stance.claim_id == parse_id(claim_id, "claim"),
+        )
+    )
+    found = session.exec(query).first()
+    if found is None:
+        raise NotFound(f"Claim '{claim_id}' has no stance with id '{stance_id}'.")
+    return found[0], found[1]
+
+
+def list_stances(
+    *,
+    session: Session,
+    claim_id: int | None = None,
+    source_id: int | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[tuple[Stance, Source]], str | None]:
+    """A claim's or a source's stance history, newest first."""
+    query = select(Stance, Source).join(Source, col(Source.id) == Stance.source_id)
+    if claim_id is not None:
+        query = query.where(Stance.claim_id == claim_id)
+    if source_id is not None:
+        query = query.where(Stance.source_id == source_id)
+    if cursor:
+        stated_at, stance_id = decode_cursor(cursor, HISTORY_SORT, datetime)
+        query = query.where(
+            keyset_after(
+                col(Stance.stated_at), col(Stance.id), stated_at, stance_id, descending=True
+            )
+        )
+    query = query.order_by(col(Stance.stated_at).desc(), col(Stance.id).desc()).limit(limit + 1)
+    rows = [(stance, source) for stance, source in session.exec(query)]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        next_cursor = encode_cursor(HISTORY_SORT, last.stated_at, last.id)  # type: ignore[arg-type]
+    return rows, next_cursor
+
+
+def _existing_source_id(source_id: str) -> int:
+    try:
+        return parse_id(source_id, "source")
+    except NotFound:
+        raise _unknown_source(source_id) from None
+
+
+def _unknown_source(source_id: str) -> ValidationFailed:
+    return ValidationFailed.on(
+        "body", "source_id", f"no source has id '{source_id[:40]}'", "unknown_source"
+    )

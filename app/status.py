@@ -1,0 +1,86 @@
+"""The status rules: one pure function over a claim's current stances."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class StanceKind(StrEnum):
+    asserts = "asserts"
+    denies = "denies"
+
+
+class ClaimStatus(StrEnum):
+    unsourced = "unsourced"
+    asserted = "asserted"
+    corroborated = "corroborated"
+    denied = "denied"
+    disputed = "disputed"
+
+
+@dataclass(frozen=True)
+class CurrentStance:
+    """One source's current position on a claim, with what the rules need of the source."""
+
+    stance: StanceKind
+    source_id: int
+    source_name: str
+    affiliation: str | None
+
+
+@dataclass(frozen=True)
+class DerivedStatus:
+    status: ClaimStatus
+    asserting_sources: int
+    denying_sources: int
+    explanation: str
+
+
+def _camp(stance: CurrentStance) -> tuple[str, str]:
+    """Sources sharing an affiliation form one camp; an unaffiliated source is its own."""
+    if stance.affiliation and stance.affiliation.strip():
+        return ("affiliation", stance.affiliation.strip().casefold())
+    return ("source", str(stance.source_id))
+
+
+def _label(stance: CurrentStance) -> str:
+    if stance.affiliation and stance.affiliation.strip():
+        return stance.affiliation.strip()
+    return f"{stance.source_name}, unaffiliated"
+
+
+def _describe(verb: str, stances: list[CurrentStance]) -> str:
+    if not stances:
+        return f"{verb} by none"
+    labels: dict[tuple[str, str], str] = {}
+    for stance in stances:
+        labels.setdefault(_camp(stance), _label(stance))
+    noun = "source" if len(stances) == 1 else "sources"
+    return f"{verb} by {len(stances)} {noun} ({'; '.join(sorted(labels.values()))})"
+
+
+def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
+    """Apply the contract's status rules to the current stances of one claim."""
+    current = list(stances)
+    asserting = [s for s in current if s.stance == StanceKind.asserts]
+    denying = [s for s in current if s.stance == StanceKind.denies]
+    if asserting and denying:
+        status = ClaimStatus.disputed
+    elif denying:
+        status = ClaimStatus.denied
+    elif len({_camp(s) for s in asserting}) >= 2:
+        status = ClaimStatus.corroborated
+    elif asserting:
+        status = ClaimStatus.asserted
+    else:
+        status = ClaimStatus.unsourced
+
+    if status == ClaimStatus.unsourced:
+        explanation = "unsourced: no source has taken a position on it"
+    elif status == ClaimStatus.denied:
+        explanation = f"denied: {_describe('denied', denying)}, asserted by none"
+    else:
+        explanation = (
+            f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"
+        )
+    return DerivedStatus(status, len(asserting), len(denying), explanation)
