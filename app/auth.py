@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.db import utcnow, write_engine
@@ -18,6 +18,7 @@ from app.errors import Forbidden, Unauthorized
 from app.models import ApiKey
 
 KEY_PREFIX = "ck_"
+PREFIX_LENGTH = 10  # what `keys list` shows of a key: enough to tell keys apart, not to use one
 
 
 class Scope(StrEnum):
@@ -42,7 +43,7 @@ def create_key(*, engine: Engine, scope: Scope, name: str | None = None) -> str:
         session.add(
             ApiKey(
                 name=name,
-                prefix=key[:10],
+                prefix=key[:PREFIX_LENGTH],
                 key_hash=hash_key(key),
                 scopes=scope.value,
                 created_at=utcnow(),
@@ -50,6 +51,26 @@ def create_key(*, engine: Engine, scope: Scope, name: str | None = None) -> str:
         )
         session.commit()
     return key
+
+
+def revoke_key(*, engine: Engine, key_or_prefix: str) -> int:
+    """Revoke the key given whole or by its displayed prefix; returns how many were revoked."""
+    with Session(write_engine(engine)) as session:
+        query = select(ApiKey).where(col(ApiKey.revoked_at).is_(None))
+        if key_or_prefix.startswith(KEY_PREFIX) and len(key_or_prefix) > PREFIX_LENGTH:
+            query = query.where(ApiKey.key_hash == hash_key(key_or_prefix))
+        else:
+            query = query.where(ApiKey.prefix == key_or_prefix)
+        keys = list(session.exec(query))
+        for key in keys:
+            key.revoked_at = utcnow()
+        session.commit()
+    return len(keys)
+
+
+def list_keys(*, engine: Engine) -> list[ApiKey]:
+    with Session(engine) as session:
+        return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))))
 
 
 def _lookup(engine: Engine, key: str) -> ApiKey | None:

@@ -5,8 +5,9 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.auth import Scope, create_key
+from app.auth import Scope, create_key, list_keys, revoke_key
 from app.config import get_settings
+from app.consistency import find_mismatches, repair_claim
 from app.db import make_engine
 from app.migrate import upgrade
 from app.seeds import load_seeds
@@ -67,6 +68,34 @@ def seed() -> None:
     typer.echo(", ".join(f"{n} {what} added" for what, n in counts.items()))
 
 
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what disagrees.")] = False,
+) -> None:
+    """Recompute every claim's status, counts and current stances from its stances.
+
+    Exits 1 when a mismatch is found (and not repaired), so it can gate a deploy or a cron.
+    """
+    engine = make_engine(get_settings())
+    try:
+        mismatches = list(find_mismatches(engine=engine))
+        for mismatch in mismatches:
+            typer.echo(mismatch.describe())
+            if repair:
+                repair_claim(engine=engine, claim_id=mismatch.claim_id)
+        if repair and mismatches:
+            mismatches = list(find_mismatches(engine=engine))
+    finally:
+        engine.dispose()
+    verdict = "repaired" if repair else "found"
+    typer.echo(
+        f"{len(mismatches)} mismatch(es) remain"
+        if repair
+        else f"{len(mismatches)} mismatch(es) {verdict}"
+    )
+    raise typer.Exit(1 if mismatches else 0)
+
+
 @keys.command("create")
 def keys_create(
     scope: Annotated[Scope, typer.Option(help="What the key may do.")] = Scope.write,
@@ -85,3 +114,47 @@ def keys_create(
         err=True,
     )
     typer.echo(key)
+
+
+@keys.command("revoke")
+def keys_revoke(
+    prefix: Annotated[
+        str,
+        typer.Argument(
+            help="The key itself, or the first 10 characters of it, as `keys list` shows."
+        ),
+    ],
+) -> None:
+    """Revoke a key: it answers 401 from then on."""
+    engine = make_engine(get_settings())
+    try:
+        revoked = revoke_key(engine=engine, key_or_prefix=prefix)
+    finally:
+        engine.dispose()
+    if revoked == 0:
+        typer.echo("no active key matches", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {revoked} key(s)")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys: prefix, scope, name, created, last used, revoked. Never the key itself."""
+    engine = make_engine(get_settings())
+    try:
+        for key in list_keys(engine=engine):
+            typer.echo(
+                "\t".join(
+                    str(v) if v is not None else "-"
+                    for v in (
+                        key.prefix,
+                        key.scopes,
+                        key.name,
+                        key.created_at,
+                        key.last_used_at,
+                        key.revoked_at,
+                    )
+                )
+            )
+    finally:
+        engine.dispose()

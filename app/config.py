@@ -15,6 +15,13 @@ class Settings(BaseSettings):
     # Seconds a SQLite writer waits for the lock before it gives up.
     sqlite_busy_timeout: float = 30.0
     db_pool_size: int = 10
+    # Requests per minute per API key (or per client address without one); 0 turns it off.
+    rate_limit_per_minute: int = 1200
+    # Browser origins allowed to call the API (CORS); empty means none.
+    cors_origins: list[str] = []
+    # PostgreSQL statement timeout: no query may hold a connection longer than this.
+    statement_timeout_ms: int = 10_000
+    log_level: str = "INFO"
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
 
 

@@ -66,7 +66,10 @@ def make_engine(settings: Settings) -> Engine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_timeout=10,
-            connect_args={"connect_timeout": 5},
+            connect_args={
+                "connect_timeout": 5,
+                "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            },
         )
     engine = create_engine(
         url,

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
@@ -11,6 +12,10 @@ from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
 from app.limits import BodySizeLimit
+from app.logs import configure_logging
+from app.middleware import RequestContext
+from app.migrate import migration_head
+from app.ratelimit import RateLimit
 from app.routes import claims, health, sources
 
 DESCRIPTION = """\
@@ -29,6 +34,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level)
     engine = make_engine(settings)
 
     @asynccontextmanager
@@ -45,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.migration_head = migration_head()
     install_error_handlers(app)
     app.include_router(claims.router)
     app.include_router(sources.router)
@@ -56,5 +63,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise NotFound(f"No problem type '{slug[:40]}'.")
         return f"{slug}: {PROBLEM_TYPES[slug]}\n"
 
+    # Added last runs first: request id and headers wrap everything, then CORS, limits.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=[
+                "Link",
+                "Location",
+                "X-Request-ID",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(RequestContext)
     return app

@@ -1,11 +1,11 @@
 """Liveness with a database round trip."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.deps import ReadSession
-from app.errors import problem_responses
+from app.errors import ServiceUnavailable, problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -22,3 +22,26 @@ def get_health(session: ReadSession) -> Health:
     """200 when the service and its database answer."""
     session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     return Health(status="ok", database=session.get_bind().dialect.name)
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    migration: str
+
+
+@router.get(
+    "/readyz",
+    operation_id="get_readiness",
+    response_model=Readiness,
+    responses=problem_responses(503),
+)
+def get_readiness(request: Request, session: ReadSession) -> Readiness:
+    """200 when the database answers and its schema is at the code's latest migration."""
+    version = session.exec(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[call-overload]
+    head = request.app.state.migration_head
+    if version != head:
+        raise ServiceUnavailable(
+            f"The database schema is at {version}, the code needs {head}; run `claims-api migrate`."
+        )
+    return Readiness(status="ready", database=session.get_bind().dialect.name, migration=version)
