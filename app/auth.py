@@ -4,12 +4,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from app.config import Settings
@@ -18,6 +19,7 @@ from app.errors import Forbidden, Unauthorized
 from app.models import ApiKey
 
 KEY_PREFIX = "ck_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 PREFIX_LENGTH = 10  # what `keys list` shows of a key: enough to tell keys apart, not to use one
 
 
@@ -82,6 +84,16 @@ def _lookup(engine: Engine, key: str) -> ApiKey | None:
     return None if found.revoked_at is not None else found
 
 
+def _touch(engine: Engine, key: ApiKey) -> None:
+    """Record last use, at most once a minute per key: a write per request would be waste."""
+    now = utcnow()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with Session(write_engine(engine)) as session:
+        session.exec(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+        session.commit()
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key minted by `claims-api keys create`.")
 
 
@@ -97,6 +109,7 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
             raise Unauthorized("The API key is unknown or revoked.")
         if _RANK[Scope(key.scopes)] < _RANK[scope]:
             raise Forbidden(f"This operation needs a key with the '{scope}' scope.")
+        _touch(request.app.state.engine, key)
         return key
 
     return check
