@@ -15,6 +15,7 @@ from app.limits import BodySizeLimit
 from app.logs import configure_logging
 from app.middleware import RequestContext
 from app.migrate import migration_head
+from app.openapi import install_openapi
 from app.ratelimit import RateLimit
 from app.routes import claims, health, sources
 
@@ -44,6 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="claims-api",
+        openapi_tags=[
+            {"name": "claims", "description": "Checkable statements and their derived status."},
+            {"name": "sources", "description": "Who takes positions on claims."},
+            {"name": "health", "description": "Liveness and readiness probes."},
+        ],
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.migration_head = migration_head()
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(claims.router)
     app.include_router(sources.router)
     app.include_router(health.router)

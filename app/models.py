@@ -35,6 +35,7 @@ from app.fields import (
     SourceRef,
     Tag,
 )
+from app.pagination import Page
 from app.status import ClaimStatus, StanceKind
 
 # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias.
@@ -369,3 +370,18 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# --- Pages: named, so generated SDKs get ClaimPage rather than Page_ClaimPublic_ -------
+
+
+class ClaimPage(Page[ClaimPublic]):
+    pass
+
+
+class SourcePage(Page[SourcePublic]):
+    pass
+
+
+class StancePage(Page[StancePublic]):
+    pass

@@ -12,13 +12,14 @@ from app.fields import StorableStr
 from app.models import (
     ClaimCreate,
     ClaimDetail,
-    ClaimPublic,
+    ClaimPage,
     ClaimUpdate,
     SourceKind,
     StanceCreate,
+    StancePage,
     StancePublic,
 )
-from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, next_link
+from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from app.services import claims as service
 from app.services import stances as stance_service
 from app.services.claims import ClaimFilters, ClaimSort
@@ -40,7 +41,7 @@ def _repeatable(description: str) -> object:
 @router.get(
     "",
     operation_id="list_claims",
-    response_model=Page[ClaimPublic],
+    response_model=ClaimPage,
     responses=problem_responses(401, 403, 422),
 )
 def list_claims(
@@ -88,7 +89,7 @@ def list_claims(
     sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[ClaimPublic]:
+) -> ClaimPage:
     """List claims, filtered: `?status=disputed`, `?stance=denies&source_kind=state_media`."""
     filters = ClaimFilters(
         status=status_,
@@ -108,7 +109,7 @@ def list_claims(
         session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
     )
     response.headers.update(next_link(request, next_cursor))
-    return Page(items=items, next_cursor=next_cursor)
+    return ClaimPage(items=items, next_cursor=next_cursor)
 
 
 @router.post(
@@ -167,7 +168,7 @@ def delete_claim(claim_id: str, session: WriteSession, _key: WriteKey) -> None:
 @router.get(
     "/{claim_id}/stances",
     operation_id="list_claim_stances",
-    response_model=Page[StancePublic],
+    response_model=StancePage,
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_claim_stances(
@@ -177,14 +178,16 @@ def list_claim_stances(
     session: ReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[StancePublic]:
+) -> StancePage:
     """Every stance ever recorded on the claim, newest first; `current` marks the live ones."""
     claim = service.get_claim(session=session, claim_id=claim_id)
     rows, next_cursor = stance_service.list_stances(
         session=session, claim_id=claim.id, limit=limit, cursor=cursor
     )
     response.headers.update(next_link(request, next_cursor))
-    return Page(items=[stance_service.stance_public(*row) for row in rows], next_cursor=next_cursor)
+    return StancePage(
+        items=[stance_service.stance_public(*row) for row in rows], next_cursor=next_cursor
+    )
 
 
 @router.post(

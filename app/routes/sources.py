@@ -8,8 +8,15 @@ from app.auth import ReadAccess, WriteKey
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
 from app.fields import StorableStr
-from app.models import SourceCreate, SourceKind, SourcePublic, SourceUpdate, StancePublic
-from app.pagination import DEFAULT_LIMIT, Page, next_link
+from app.models import (
+    SourceCreate,
+    SourceKind,
+    SourcePage,
+    SourcePublic,
+    SourceUpdate,
+    StancePage,
+)
+from app.pagination import DEFAULT_LIMIT, next_link
 from app.routes.claims import MAX_REPEATS, Cursor, Limit
 from app.services import sources as service
 from app.services import stances as stance_service
@@ -24,7 +31,7 @@ def _public(source: object) -> SourcePublic:
 @router.get(
     "",
     operation_id="list_sources",
-    response_model=Page[SourcePublic],
+    response_model=SourcePage,
     responses=problem_responses(401, 403, 422),
 )
 def list_sources(
@@ -40,13 +47,13 @@ def list_sources(
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[SourcePublic]:
+) -> SourcePage:
     """List sources in name order."""
     rows, next_cursor = service.list_sources(
         session=session, kinds=kind, q=q, limit=limit, cursor=cursor
     )
     response.headers.update(next_link(request, next_cursor))
-    return Page(items=[_public(row) for row in rows], next_cursor=next_cursor)
+    return SourcePage(items=[_public(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -103,7 +110,7 @@ def delete_source(source_id: str, session: WriteSession, _key: WriteKey) -> None
 @router.get(
     "/{source_id}/stances",
     operation_id="list_source_stances",
-    response_model=Page[StancePublic],
+    response_model=StancePage,
     responses=problem_responses(401, 403, 404, 422),
 )
 def list_source_stances(
@@ -113,11 +120,13 @@ def list_source_stances(
     session: ReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[StancePublic]:
+) -> StancePage:
     """What this source has said, on every claim, newest first."""
     source = service.get_source(session=session, source_id=source_id)
     rows, next_cursor = stance_service.list_stances(
         session=session, source_id=source.id, limit=limit, cursor=cursor
     )
     response.headers.update(next_link(request, next_cursor))
-    return Page(items=[stance_service.stance_public(*row) for row in rows], next_cursor=next_cursor)
+    return StancePage(
+        items=[stance_service.stance_public(*row) for row in rows], next_cursor=next_cursor
+    )
