@@ -6,7 +6,7 @@ from typing import Any
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers every table on the metadata)
+import app.tables  # noqa: F401  (registers every table on the metadata)
 from app.config import get_settings
 from app.db import make_engine
 
