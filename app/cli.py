@@ -1,5 +1,6 @@
-"""The `claims-api` command: serve, migrate, seed, keys."""
+"""The `claims-api` command: serve, worker, migrate, seed, keys."""
 
+import os
 from typing import Annotated
 
 import typer
@@ -9,8 +10,10 @@ from app.auth import Scope, create_key, list_keys, revoke_key
 from app.config import get_settings
 from app.consistency import find_mismatches, repair_claim
 from app.db import make_engine
+from app.logs import configure_logging
 from app.migrate import upgrade
 from app.seeds import load_seeds
+from app.webhooks.sender import run_worker
 
 app = typer.Typer(
     help="claims-api: track contested claims and who asserts or denies them.",
@@ -35,7 +38,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Apply pending migrations, then serve the API."""
+    """Apply pending migrations, then serve the API (and send webhooks, unless
+    CLAIMS_WEBHOOK_SENDER=false)."""
+    # Set before the settings are first read, so that uvicorn's worker processes see it too.
+    os.environ.setdefault("CLAIMS_WEBHOOK_SENDER", "true")
     _migrate()
     uvicorn.run(
         "app.main:create_app",
@@ -47,6 +53,25 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Deliveries in flight at once [CLAIMS_WEBHOOK_CONCURRENCY].")
+    ] = None,
+) -> None:
+    """Send webhook deliveries until SIGTERM, apart from `serve`: run any number of them
+    (and `serve` with CLAIMS_WEBHOOK_SENDER=false) for larger deployments."""
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"webhook_concurrency": concurrency})
+    configure_logging(settings.log_level)
+    engine = make_engine(settings)
+    try:
+        run_worker(engine, settings)
+    finally:
+        engine.dispose()
 
 
 @app.command()

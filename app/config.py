@@ -23,6 +23,23 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 10_000
     log_level: str = "INFO"
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
+    # Webhooks (docs/webhooks.md). The sender runs inside `claims-api serve` unless this is
+    # set to false there; anything else that builds the app (tests) leaves it off.
+    webhook_sender: bool = False
+    # Subscription URLs may resolve to loopback, private or link-local addresses (SSRF guard).
+    webhook_allow_private_urls: bool = False
+    # Subscription URLs may be plain http (otherwise https only).
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: float = 15.0
+    # How long a sender owns a delivery it claimed; another takes it over after that.
+    webhook_lease_seconds: float = 120.0
+    webhook_poll_seconds: float = 1.0
+    # Deliveries one sender has in flight at once.
+    webhook_concurrency: int = 4
+    # Delays before each retry (seconds, jittered); after the last one a delivery has failed.
+    webhook_retry_schedule: list[float] = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+    # Events and their delivery records are kept this long.
+    webhook_retention_days: int = 30
 
 
 @lru_cache

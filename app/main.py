@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,8 @@ from app.migrate import migration_head
 from app.openapi import install_openapi
 from app.ratelimit import RateLimit
 from app.routes import claims, health, sources
+from app.routes import webhooks as webhook_routes
+from app.webhooks.sender import start_sender
 
 DESCRIPTION = """\
 Track contested claims in fast-moving conflict reporting: every claim, every source's
@@ -40,7 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The webhook sender runs beside the server unless CLAIMS_WEBHOOK_SENDER=false.
+        sender = start_sender(engine, settings) if settings.webhook_sender else None
         yield
+        if sender is not None:
+            await asyncio.to_thread(sender.stop)
         engine.dispose()
 
     app = FastAPI(
@@ -49,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "claims", "description": "Checkable statements and their derived status."},
             {"name": "sources", "description": "Who takes positions on claims."},
             {"name": "health", "description": "Liveness and readiness probes."},
+            {
+                "name": "webhooks",
+                "description": "Signed event deliveries to your URLs (admin keys only).",
+            },
         ],
         version="1.0.0",
         description=DESCRIPTION,
@@ -63,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(sources.router)
     app.include_router(health.router)
+    app.include_router(webhook_routes.router)
 
     @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
     def problem_type(slug: str) -> str:

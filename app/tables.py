@@ -1,4 +1,5 @@
 """Every module that defines tables, imported once so the metadata is complete
 (Alembic's env.py and the consistency tests rely on it)."""
 
-import app.models  # noqa: F401
+import app.models
+import app.webhooks.models  # noqa: F401

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.errors import NotFound
+from app.events import EventType, claim_snapshot, emit
 from app.models import (
     Claim,
     ClaimCreate,
@@ -92,6 +93,7 @@ def create_claim(*, session: Session, data: ClaimCreate) -> Claim:
     session.add(claim)
     session.flush()
     _write_tags(session, claim)
+    emit(session, EventType.claim_created, {"claim": claim_snapshot(claim)})
     session.commit()
     return claim
 
@@ -108,12 +110,18 @@ def update_claim(*, session: Session, claim_id: str, data: ClaimUpdate) -> Claim
         if "tags" in changes:
             session.exec(delete(ClaimTag).where(col(ClaimTag.claim_id) == claim.id))
             _write_tags(session, claim)
+        emit(
+            session,
+            EventType.claim_updated,
+            {"claim": claim_snapshot(claim), "changed": sorted(changes)},
+        )
         session.commit()
     return claim
 
 
 def delete_claim(*, session: Session, claim_id: str) -> None:
     claim = get_claim(session=session, claim_id=claim_id)
+    emit(session, EventType.claim_deleted, {"claim": claim_snapshot(claim)})
     session.delete(claim)  # stances and tags go with it (ON DELETE CASCADE)
     session.commit()
 

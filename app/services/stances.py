@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
+from app.events import emit_stance_created, emit_status_changed
 from app.models import (
     Claim,
     Source,
@@ -85,7 +86,9 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
         .execution_options(populate_existing=True)
     )
     for claim in session.exec(query):
+        old_status = claim.status
         refresh_claim_status(session=session, claim=claim, now=now)
+        emit_status_changed(session, claim=claim, old_status=old_status)
 
 
 def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> tuple[Stance, Source]:
@@ -121,8 +124,12 @@ def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> tup
             )
         stance.is_current = True
         session.flush()
+    old_status = claim.status
     refresh_claim_status(session=session, claim=claim, now=now)
     claim.updated_at = now  # a new stance is a change to the claim, even if its status holds
+    emit_stance_created(
+        session, stance=stance_public(stance, source), claim=claim, old_status=old_status
+    )
     session.commit()
     return stance, source
 
