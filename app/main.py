@@ -18,7 +18,7 @@ from app.middleware import RequestContext
 from app.migrate import migration_head
 from app.openapi import install_openapi
 from app.ratelimit import RateLimit
-from app.routes import claims, health, sources
+from app.routes import claims, health, sources, verdicts
 from app.routes import webhooks as webhook_routes
 from app.webhooks.sender import start_sender
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "claims", "description": "Checkable statements and their derived status."},
             {"name": "sources", "description": "Who takes positions on claims."},
+            {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
             {"name": "health", "description": "Liveness and readiness probes."},
             {
                 "name": "webhooks",
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(claims.router)
+    app.include_router(verdicts.router)
     app.include_router(sources.router)
     app.include_router(health.router)
     app.include_router(webhook_routes.router)

@@ -36,6 +36,7 @@ from app.fields import (
     Tag,
 )
 from app.pagination import Page
+from app.rating import Rating
 from app.status import ClaimStatus, StanceKind
 
 # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias.
@@ -348,9 +349,25 @@ class StancePublic(SQLModel):
     source: SourceSummary
 
 
+class VerdictPublic(SQLModel):
+    """A fact-checker's verdict on a claim (the table and writes are in app/verdicts.py)."""
+
+    claim_id: PublicId
+    rating: Rating
+    textual_rating: str | None
+    explanation: str | None
+    source_id: PublicId
+    source: SourceSummary
+    reviewed_at: datetime
+    url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class ClaimDetail(ClaimPublic):
     status_explanation: str
     stances: list[StancePublic]
+    verdict: VerdictPublic | None = None
 
 
 # --- API key ------------------------------------------------------------------

@@ -2,4 +2,5 @@
 (Alembic's env.py and the consistency tests rely on it)."""
 
 import app.models
+import app.verdicts
 import app.webhooks.models  # noqa: F401

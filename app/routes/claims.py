@@ -20,6 +20,8 @@ from app.models import (
     StancePublic,
 )
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_link
+from app.rating import Rating
+from app.routes.verdicts import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
 from app.services import claims as service
 from app.services import stances as stance_service
 from app.services.claims import ClaimFilters, ClaimSort
@@ -86,6 +88,7 @@ def list_claims(
     updated_since: Annotated[
         AwareDatetime | None, Query(description="updated_at at or after: incremental sync.")
     ] = None,
+    verdict: Annotated[list[Rating], _repeatable("The fact-checker's verdict.")] = [],
     sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -104,6 +107,7 @@ def list_claims(
         occurred_from=occurred_from,
         occurred_to=occurred_to,
         updated_since=updated_since,
+        verdict=verdict,
     )
     items, next_cursor = service.list_claims(
         session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
@@ -132,11 +136,17 @@ def create_claim(
     "/{claim_id}",
     operation_id="get_claim",
     response_model=ClaimDetail,
-    responses=problem_responses(401, 403, 404),
+    responses={**JSONLD_RESPONSE, **problem_responses(401, 403, 404)},
 )
-def get_claim(claim_id: str, session: ReadSession) -> ClaimDetail:
-    """One claim with each source's current stance and the reason for its status."""
+def get_claim(
+    claim_id: str, request: Request, response: Response, session: ReadSession
+) -> ClaimDetail | Response:
+    """One claim with each source's current stance, the reason for its status, and its
+    verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`."""
     claim = service.get_claim(session=session, claim_id=claim_id)
+    if prefers_jsonld(request):
+        return jsonld_response(request=request, session=session, claim=claim)
+    response.headers["Vary"] = "Accept"
     return service.claim_detail(session=session, claim=claim)
 
 

@@ -25,9 +25,11 @@ from app.models import (
     affiliation_key,
 )
 from app.pagination import decode_cursor, encode_cursor, keyset_after
+from app.rating import Rating
 from app.services import parse_id
 from app.services.stances import current_stances, derive_claim_status, stance_public
 from app.status import ClaimStatus, StanceKind
+from app.verdicts import find_verdict, verdict_condition
 
 
 class ClaimSort(StrEnum):
@@ -65,6 +67,7 @@ class ClaimFilters:
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     updated_since: datetime | None = None
+    verdict: list[Rating] = field(default_factory=list)
 
 
 def get_claim(*, session: Session, claim_id: str) -> Claim:
@@ -81,6 +84,7 @@ def claim_detail(*, session: Session, claim: Claim) -> ClaimDetail:
             **claim.model_dump(),
             "status_explanation": derive_claim_status(pairs).explanation,
             "stances": [stance_public(stance, source) for stance, source in pairs],
+            "verdict": find_verdict(session=session, claim_id=claim.id),  # type: ignore[arg-type]
         }
     )
 
@@ -175,6 +179,8 @@ def _conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[b
         conditions.append(col(Claim.occurred_at) <= filters.occurred_to)
     if filters.updated_since is not None:
         conditions.append(col(Claim.updated_at) >= filters.updated_since)
+    if filters.verdict:
+        conditions.append(verdict_condition(filters.verdict))
     return conditions
 
 

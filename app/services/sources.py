@@ -18,6 +18,7 @@ from app.models import (
 from app.pagination import decode_cursor, encode_cursor
 from app.services import parse_id
 from app.services.stances import refresh_claims_of_source
+from app.verdicts import source_has_verdicts
 
 LIST_SORT = "name"
 
@@ -83,6 +84,8 @@ def delete_source(*, session: Session, source_id: str) -> None:
         raise Conflict(
             f"Source '{source_id}' has stances on record; they keep it from being deleted."
         )
+    if source_has_verdicts(session=session, source_id=source.id):  # type: ignore[arg-type]
+        raise Conflict(f"Source '{source_id}' has verdicts on record; withdraw them first.")
     session.delete(source)
     try:
         session.commit()

@@ -1,0 +1,221 @@
+"""schema.org ClaimReview and Claim as JSON-LD: what GET /claims/{id} answers for
+`Accept: application/ld+json`, and what POST /imports/claimreview reads (pure, no I/O).
+
+Follows schema.org's ClaimReview, Claim and Rating, with the properties Google's fact-check
+markup requires (claimReviewed, reviewRating with alternateName, url) and recommends
+(author, datePublished, itemReviewed; the Claim's appearance, firstAppearance, author,
+datePublished; the Rating's ratingValue, bestRating, worstRating).
+"""
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr
+from app.models import ClaimDetail, Source, SourceKind, StancePublic
+from app.rating import (
+    BEST_RATING,
+    DEFAULT_WORDING,
+    RATING_VALUES,
+    WORST_RATING,
+    Rating,
+    normalize_rating,
+)
+from app.status import StanceKind
+
+JSONLD_MEDIA_TYPE = "application/ld+json"
+SCHEMA_ORG = "https://schema.org"
+
+
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _agent(name: str, kind: str, url: str | None = None) -> dict[str, Any]:
+    agent: dict[str, Any] = {
+        "@type": "Person" if kind == SourceKind.individual else "Organization",
+        "name": name,
+    }
+    if url:
+        agent["url"] = url
+    return agent
+
+
+def _asserting(stances: list[StancePublic]) -> list[StancePublic]:
+    """Current assertions, earliest first: where and by whom the claim was made."""
+    return sorted((s for s in stances if s.stance == StanceKind.asserts), key=lambda s: s.stated_at)
+
+
+def claim_jsonld(detail: ClaimDetail, claim_url: str) -> dict[str, Any]:
+    """The claim as a schema.org Claim: its text, who asserts it, where it appeared."""
+    claim: dict[str, Any] = {
+        "@type": "Claim",
+        "@id": claim_url,
+        "text": detail.text,
+        "inLanguage": detail.language,
+    }
+    asserting = _asserting(detail.stances)
+    if asserting:
+        claim["author"] = [_agent(s.source.name, s.source.kind) for s in asserting]
+        claim["datePublished"] = _when(asserting[0].stated_at)
+    urls = list(dict.fromkeys(u for s in asserting if (u := s.url or s.reported_via)))
+    if urls:
+        claim["firstAppearance"] = {"@type": "CreativeWork", "url": urls[0]}
+        claim["appearance"] = [{"@type": "CreativeWork", "url": url} for url in urls]
+    if detail.place:
+        claim["contentLocation"] = {"@type": "Place", "name": detail.place}
+    return claim
+
+
+def claim_review_jsonld(
+    detail: ClaimDetail, claim_url: str, reviewer: Source | None
+) -> dict[str, Any]:
+    """A ClaimReview when the claim has a verdict, else the Claim alone."""
+    claim = claim_jsonld(detail, claim_url)
+    verdict = detail.verdict
+    if verdict is None:
+        return {"@context": SCHEMA_ORG, **claim}
+    rating: dict[str, Any] = {"@type": "Rating"}
+    if verdict.rating in RATING_VALUES:
+        rating["ratingValue"] = RATING_VALUES[verdict.rating]
+        rating["bestRating"] = BEST_RATING
+        rating["worstRating"] = WORST_RATING
+    rating["alternateName"] = verdict.textual_rating or DEFAULT_WORDING[verdict.rating]
+    if verdict.explanation:
+        rating["ratingExplanation"] = verdict.explanation
+    review: dict[str, Any] = {
+        "@context": SCHEMA_ORG,
+        "@type": "ClaimReview",
+        "claimReviewed": detail.text,
+        "itemReviewed": claim,
+        "reviewRating": rating,
+        "author": _agent(
+            verdict.source.name, verdict.source.kind, reviewer.url if reviewer else None
+        ),
+        "datePublished": _when(verdict.reviewed_at),
+    }
+    if verdict.url:
+        review["url"] = verdict.url
+    return review
+
+
+# The OpenAPI description of the JSON-LD answer: open-ended, as JSON-LD is.
+JSONLD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["@context", "@type"],
+    "properties": {
+        "@context": {"type": "string", "const": SCHEMA_ORG},
+        "@type": {"type": "string", "enum": ["ClaimReview", "Claim"]},
+    },
+    "additionalProperties": True,
+    "description": "schema.org ClaimReview (when the claim has a verdict) or Claim, as JSON-LD.",
+}
+
+
+# --- Reading ClaimReview -------------------------------------------------------------------
+
+
+class JsonLdObject(BaseModel):
+    """JSON-LD as publishers write it: properties we do not use are ignored, not refused."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+Number = float | Annotated[str, StringConstraints(max_length=32)]
+Wording = Annotated[
+    StorableStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+
+
+class RatingIn(JsonLdObject):
+    rating_value: Number | None = Field(default=None, alias="ratingValue")
+    best_rating: Number | None = Field(default=None, alias="bestRating")
+    worst_rating: Number | None = Field(default=None, alias="worstRating")
+    alternate_name: Wording | None = Field(
+        default=None, alias="alternateName", description="The publisher's wording."
+    )
+    name: Wording | None = None
+    rating_explanation: LongText | None = Field(default=None, alias="ratingExplanation")
+
+
+class OrganizationIn(JsonLdObject):
+    name: Annotated[
+        StorableStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    url: Annotated[StorableStr, StringConstraints(max_length=2048)] | None = None
+
+
+class ClaimIn(JsonLdObject):
+    in_language: LanguageTag | None = Field(default=None, alias="inLanguage")
+
+
+class ClaimReviewIn(JsonLdObject):
+    type: Annotated[str, StringConstraints(pattern="^ClaimReview$")] = Field(
+        alias="@type", description="Must be ClaimReview."
+    )
+    claim_reviewed: ClaimText = Field(alias="claimReviewed")
+    review_rating: RatingIn = Field(alias="reviewRating")
+    author: OrganizationIn | Annotated[list[OrganizationIn], Field(min_length=1, max_length=20)]
+    url: HttpUrlStr | None = None
+    date_published: AwareDatetime | date | None = Field(default=None, alias="datePublished")
+    in_language: LanguageTag | None = Field(default=None, alias="inLanguage")
+    item_reviewed: ClaimIn | None = Field(default=None, alias="itemReviewed")
+
+    @property
+    def reviewer(self) -> OrganizationIn:
+        return self.author[0] if isinstance(self.author, list) else self.author
+
+    @property
+    def textual_rating(self) -> str | None:
+        return self.review_rating.alternate_name or self.review_rating.name
+
+    @property
+    def rating(self) -> Rating:
+        return normalize_rating(
+            rating_value=self.review_rating.rating_value,
+            best_rating=self.review_rating.best_rating,
+            worst_rating=self.review_rating.worst_rating,
+            textual_rating=self.textual_rating,
+        )
+
+    @property
+    def language(self) -> str:
+        """The claim's language: the Claim's own, else the review's, else English."""
+        if self.item_reviewed is not None and self.item_reviewed.in_language:
+            return self.item_reviewed.in_language
+        return self.in_language or "en"
+
+    @property
+    def reviewed_at(self) -> datetime | None:
+        """datePublished; a bare date is read as midnight UTC."""
+        if self.date_published is None or isinstance(self.date_published, datetime):
+            return self.date_published
+        return datetime.combine(self.date_published, time(), tzinfo=UTC)
+
+
+CLAIMREVIEW_EXAMPLE = {
+    "@context": "https://schema.org",
+    "@type": "ClaimReview",
+    "url": "https://factcheck.example.org/2024/12/06/hama-entered",
+    "claimReviewed": "Syrian insurgents entered the city of Hama.",
+    "itemReviewed": {
+        "@type": "Claim",
+        "author": {"@type": "Organization", "name": "Hayat Tahrir al-Sham"},
+        "datePublished": "2024-12-05",
+        "appearance": {"@type": "CreativeWork", "url": "https://t.me/example/123"},
+    },
+    "author": {
+        "@type": "Organization",
+        "name": "Example Fact Check",
+        "url": "https://factcheck.example.org",
+    },
+    "reviewRating": {
+        "@type": "Rating",
+        "ratingValue": 2,
+        "bestRating": 5,
+        "worstRating": 1,
+        "alternateName": "Misleading",
+    },
+    "datePublished": "2024-12-06",
+}
