@@ -10,7 +10,14 @@ datePublished; the Rating's ratingValue, bestRating, worstRating).
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from app.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr
 from app.models import ClaimDetail, Source, SourceKind, StancePublic
@@ -128,6 +135,35 @@ Wording = Annotated[
 ]
 
 
+def _as_list(value: Any) -> Any:
+    """schema.org lets any property hold one value or a list: read one as a list of one."""
+    return [value] if isinstance(value, dict) else value
+
+
+def _review_date(value: Any) -> Any:
+    """An ISO 8601 date (read as midnight UTC) or a date-time with an offset."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = (
+            datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+            if len(value) == 10
+            else datetime.fromisoformat(value)
+        )
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date or a date-time with an offset") from None
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time needs an offset (Z or +hh:mm)")
+    return parsed
+
+
+ReviewDate = Annotated[
+    AwareDatetime,
+    BeforeValidator(_review_date, json_schema_input_type=str),
+    Field(examples=["2024-12-06", "2024-12-06T10:00:00Z"]),
+]
+
+
 class RatingIn(JsonLdObject):
     rating_value: Number | None = Field(default=None, alias="ratingValue")
     best_rating: Number | None = Field(default=None, alias="bestRating")
@@ -156,15 +192,19 @@ class ClaimReviewIn(JsonLdObject):
     )
     claim_reviewed: ClaimText = Field(alias="claimReviewed")
     review_rating: RatingIn = Field(alias="reviewRating")
-    author: OrganizationIn | Annotated[list[OrganizationIn], Field(min_length=1, max_length=20)]
+    author: Annotated[
+        list[OrganizationIn],
+        BeforeValidator(_as_list, json_schema_input_type=OrganizationIn | list[OrganizationIn]),
+        Field(min_length=1, max_length=20, description="The reviewing organisation."),
+    ]
     url: HttpUrlStr | None = None
-    date_published: AwareDatetime | date | None = Field(default=None, alias="datePublished")
+    date_published: ReviewDate | None = Field(default=None, alias="datePublished")
     in_language: LanguageTag | None = Field(default=None, alias="inLanguage")
     item_reviewed: ClaimIn | None = Field(default=None, alias="itemReviewed")
 
     @property
     def reviewer(self) -> OrganizationIn:
-        return self.author[0] if isinstance(self.author, list) else self.author
+        return self.author[0]
 
     @property
     def textual_rating(self) -> str | None:
@@ -188,10 +228,7 @@ class ClaimReviewIn(JsonLdObject):
 
     @property
     def reviewed_at(self) -> datetime | None:
-        """datePublished; a bare date is read as midnight UTC."""
-        if self.date_published is None or isinstance(self.date_published, datetime):
-            return self.date_published
-        return datetime.combine(self.date_published, time(), tzinfo=UTC)
+        return self.date_published
 
 
 CLAIMREVIEW_EXAMPLE = {

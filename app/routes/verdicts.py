@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 from sqlmodel import Session
 
 from app.auth import ReadAccess, WriteKey
@@ -24,6 +24,18 @@ from app.verdicts import VerdictOutcome, VerdictPut, delete_verdict, get_verdict
 router = APIRouter(tags=["verdicts"], dependencies=[ReadAccess])
 
 MAX_IMPORT = 100
+
+IMPORT_EXAMPLES: dict[str, Any] = {
+    "one review": {"value": CLAIMREVIEW_EXAMPLE},
+    "a list": {"value": [CLAIMREVIEW_EXAMPLE]},
+}
+# One review or a list of them. The tags name each shape in error paths, which read as
+# `review.claimReviewed` or `reviews.3.reviewRating`.
+ClaimReviews = Annotated[
+    Annotated[ClaimReviewIn, Tag("review")]
+    | Annotated[list[ClaimReviewIn], Field(min_length=1, max_length=MAX_IMPORT), Tag("reviews")],
+    Discriminator(lambda value: "reviews" if isinstance(value, list) else "review"),
+]
 
 # Declared on get_claim: the same resource as schema.org JSON-LD.
 JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -117,10 +129,7 @@ def withdraw_verdict(claim_id: str, session: WriteSession, _key: WriteKey) -> No
     responses=problem_responses(401, 403, 413, 422),
 )
 def import_claimreview(
-    body: Annotated[
-        ClaimReviewIn | Annotated[list[ClaimReviewIn], Field(min_length=1, max_length=MAX_IMPORT)],
-        Body(openapi_examples={"one review": {"value": CLAIMREVIEW_EXAMPLE}}),
-    ],
+    body: Annotated[ClaimReviews, Body(openapi_examples=IMPORT_EXAMPLES)],
     session: WriteSession,
     _key: WriteKey,
 ) -> ClaimReviewImport:
