@@ -27,6 +27,12 @@ PROBLEM_TYPES = {
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
     "validation-error": "A field, parameter or body is invalid; `errors` names each one.",
+    "idempotency-key-in-use": "A request with this Idempotency-Key is still being processed; "
+    "retry after Retry-After seconds to get its answer.",
+    "idempotency-key-reused": "This Idempotency-Key was already used, within 24 hours, with "
+    "another request (method, path, query or body); use a new key for a new request.",
+    "precondition-failed": "If-Match does not match the resource's current ETag: it changed "
+    "since you read it. Read it again, reapply your change, retry.",
     "service-unavailable": "The database cannot be reached right now; "
     "retry after Retry-After seconds.",
     "internal-error": "An unexpected failure; it is logged, and the request changed nothing.",

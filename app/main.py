@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.idempotency.middleware import IdempotencyKeys
 from app.limits import BodySizeLimit
 from app.logs import configure_logging
 from app.middleware import RequestContext
@@ -84,7 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise NotFound(f"No problem type '{slug[:40]}'.")
         return f"{slug}: {PROBLEM_TYPES[slug]}\n"
 
-    # Added last runs first: request id and headers wrap everything, then CORS, limits.
+    # Added last runs first: request id and headers wrap everything, then CORS, limits,
+    # and innermost the idempotency keys, which read bodies already limited in size.
+    app.add_middleware(IdempotencyKeys, engine=engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
@@ -93,10 +96,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+            ],
             expose_headers=[
                 "Link",
                 "Location",
+                "ETag",
+                "Idempotent-Replayed",
                 "X-Request-ID",
                 "RateLimit",
                 "RateLimit-Policy",

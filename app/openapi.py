@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.errors import PROBLEM_MEDIA_TYPE, problem_responses
+from app.idempotency.openapi import document_idempotency_key
 
 # Any operation can meet these: the rate limit, and a database that is down.
 UNIVERSAL_ERRORS = (429, 503)
@@ -31,6 +32,7 @@ def install_openapi(app: FastAPI) -> None:
 
 
 def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
+    document_idempotency_key(schema)
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             responses = operation["responses"]

@@ -12,6 +12,7 @@ longer has (AttributeError at every test).
 """
 
 import tempfile
+import uuid
 from collections import Counter
 
 import hypothesis
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck
 
 from app.auth import Scope, create_key
 from app.config import Settings
+from app.idempotency.middleware import InvalidKey, parse_key
 from app.main import create_app
 
 MAX_EXAMPLES = 50
@@ -63,7 +65,24 @@ def target(app: FastAPI) -> dict[str, object]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_every_operation_conforms(case: schemathesis.Case, target: dict[str, object]) -> None:
+    _fresh_preconditions(case)
     case.call_and_validate(**target)
+
+
+def _fresh_preconditions(case: schemathesis.Case) -> None:
+    """Idempotency-Key and If-Match depend on state no schema can express: a key reused
+    with another body is 422 and a stale ETag 412, by design (docs/retries.md). A valid
+    key becomes a fresh one and a positive case's If-Match `*`; invalid keys stay as
+    generated, to be rejected."""
+    headers = case.headers or {}
+    if "Idempotency-Key" in headers:
+        try:
+            parse_key([headers["Idempotency-Key"]])
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        except InvalidKey:
+            pass
+    if "If-Match" in headers and case.meta is not None and case.meta.generation.mode.is_positive:
+        headers["If-Match"] = "*"
 
 
 def test_stateful_sequences_follow_the_links(target: dict[str, object]) -> None:
@@ -95,6 +114,7 @@ def test_stateful_sequences_follow_the_links(target: dict[str, object]) -> None:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
 
         def before_call(self, case: schemathesis.Case) -> None:
+            _fresh_preconditions(case)
             # A link brings a stance its claim; a schema-valid stance also gets a source that
             # exists at that moment (the contract answers 422 for one that does not).
             # Negative cases are left as generated: their flaw may be the source_id itself.

@@ -4,8 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime
+from sqlmodel import Session
 
 from app.auth import ReadAccess, WriteKey
+from app.conditional import IfNoneMatch, if_match, read_responses, respond, tagged, write_responses
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
 from app.fields import StorableStr
@@ -136,10 +138,18 @@ def create_claim(
     "/{claim_id}",
     operation_id="get_claim",
     response_model=ClaimDetail,
-    responses={**JSONLD_RESPONSE, **problem_responses(401, 403, 404)},
+    responses={
+        **problem_responses(401, 403, 404),
+        **read_responses(),
+        200: {**JSONLD_RESPONSE[200], **read_responses()[200]},
+    },
 )
 def get_claim(
-    claim_id: str, request: Request, response: Response, session: ReadSession
+    claim_id: str,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    if_none_match: IfNoneMatch = None,
 ) -> ClaimDetail | Response:
     """One claim with each source's current stance, the reason for its status, and its
     verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`."""
@@ -147,31 +157,49 @@ def get_claim(
     if prefers_jsonld(request):
         return jsonld_response(request=request, session=session, claim=claim)
     response.headers["Vary"] = "Accept"
+    return respond(response, service.claim_detail(session=session, claim=claim), if_none_match)
+
+
+def _current_claim(session: Session, claim_id: str) -> ClaimDetail:
+    """The claim as GET shows it, its row locked for the write that follows (If-Match)."""
+    claim = service.get_claim(session=session, claim_id=claim_id, for_update=True)
     return service.claim_detail(session=session, claim=claim)
+
+
+ClaimUnchanged = Annotated[None, if_match(_current_claim, "claim_id")]
 
 
 @router.patch(
     "/{claim_id}",
     operation_id="update_claim",
     response_model=ClaimDetail,
-    responses=problem_responses(401, 403, 404, 413, 422),
+    responses={**problem_responses(401, 403, 404, 413, 422), **write_responses()},
 )
 def update_claim(
-    claim_id: str, data: ClaimUpdate, session: WriteSession, _key: WriteKey
+    claim_id: str,
+    data: ClaimUpdate,
+    response: Response,
+    session: WriteSession,
+    _key: WriteKey,
+    _unchanged: ClaimUnchanged,
 ) -> ClaimDetail:
-    """Change text, language, place, occurred_at or tags; fields left out stay as they are."""
+    """Change text, language, place, occurred_at or tags; fields left out stay as they are.
+    With `If-Match`, only if the claim is still as you read it."""
     claim = service.update_claim(session=session, claim_id=claim_id, data=data)
-    return service.claim_detail(session=session, claim=claim)
+    return tagged(response, service.claim_detail(session=session, claim=claim))
 
 
 @router.delete(
     "/{claim_id}",
     operation_id="delete_claim",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
 )
-def delete_claim(claim_id: str, session: WriteSession, _key: WriteKey) -> None:
-    """Delete a claim and its stance history."""
+def delete_claim(
+    claim_id: str, session: WriteSession, _key: WriteKey, _unchanged: ClaimUnchanged
+) -> None:
+    """Delete a claim and its stance history. With `If-Match`, only if the claim is still
+    as you read it."""
     service.delete_claim(session=session, claim_id=claim_id)
 
 
@@ -221,10 +249,17 @@ def create_stance(
     "/{claim_id}/stances/{stance_id}",
     operation_id="get_stance",
     response_model=StancePublic,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **read_responses()},
 )
-def get_stance(claim_id: str, stance_id: str, session: ReadSession) -> StancePublic:
+def get_stance(
+    claim_id: str,
+    stance_id: str,
+    response: Response,
+    session: ReadSession,
+    if_none_match: IfNoneMatch = None,
+) -> StancePublic | Response:
     """One stance of the claim's history."""
-    return stance_service.stance_public(
+    stance = stance_service.stance_public(
         *stance_service.get_stance(session=session, claim_id=claim_id, stance_id=stance_id)
     )
+    return respond(response, stance, if_none_match)

@@ -3,8 +3,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import Session
 
 from app.auth import ReadAccess, WriteKey
+from app.conditional import IfNoneMatch, if_match, read_responses, respond, tagged, write_responses
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
 from app.fields import StorableStr
@@ -76,34 +78,55 @@ def create_source(
     "/{source_id}",
     operation_id="get_source",
     response_model=SourcePublic,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **read_responses()},
 )
-def get_source(source_id: str, session: ReadSession) -> SourcePublic:
+def get_source(
+    source_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
+) -> SourcePublic | Response:
     """One source."""
-    return _public(service.get_source(session=session, source_id=source_id))
+    source = _public(service.get_source(session=session, source_id=source_id))
+    return respond(response, source, if_none_match)
+
+
+def _current_source(session: Session, source_id: str) -> SourcePublic:
+    """The source as GET shows it, its row locked for the write that follows (If-Match)."""
+    return _public(service.get_source(session=session, source_id=source_id, for_update=True))
+
+
+SourceUnchanged = Annotated[None, if_match(_current_source, "source_id")]
 
 
 @router.patch(
     "/{source_id}",
     operation_id="update_source",
     response_model=SourcePublic,
-    responses=problem_responses(401, 403, 404, 409, 413, 422),
+    responses={**problem_responses(401, 403, 404, 409, 413, 422), **write_responses()},
 )
 def update_source(
-    source_id: str, data: SourceUpdate, session: WriteSession, _key: WriteKey
+    source_id: str,
+    data: SourceUpdate,
+    response: Response,
+    session: WriteSession,
+    _key: WriteKey,
+    _unchanged: SourceUnchanged,
 ) -> SourcePublic:
-    """Change a source. A new affiliation re-derives the status of claims it has a stance on."""
-    return _public(service.update_source(session=session, source_id=source_id, data=data))
+    """Change a source. A new affiliation re-derives the status of claims it has a stance on.
+    With `If-Match`, only if the source is still as you read it."""
+    source = service.update_source(session=session, source_id=source_id, data=data)
+    return tagged(response, _public(source))
 
 
 @router.delete(
     "/{source_id}",
     operation_id="delete_source",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 409),
+    responses={**problem_responses(401, 403, 404, 409), **write_responses(returns_body=False)},
 )
-def delete_source(source_id: str, session: WriteSession, _key: WriteKey) -> None:
-    """Delete a source that has no stances; one with stances is 409."""
+def delete_source(
+    source_id: str, session: WriteSession, _key: WriteKey, _unchanged: SourceUnchanged
+) -> None:
+    """Delete a source that has no stances; one with stances is 409. With `If-Match`, only
+    if the source is still as you read it."""
     service.delete_source(session=session, source_id=source_id)
 
 

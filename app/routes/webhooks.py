@@ -9,8 +9,10 @@ sent. The URL checks in app/webhooks/ssrf.py are the second line of defence, not
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlmodel import Session
 
 from app.auth import Scope, require
+from app.conditional import IfNoneMatch, if_match, read_responses, respond, tagged, write_responses
 from app.config import Settings
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
@@ -82,38 +84,57 @@ def list_webhooks(
     "/{webhook_id}",
     operation_id="get_webhook",
     response_model=WebhookPublic,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **read_responses()},
 )
-def get_webhook(webhook_id: str, session: ReadSession) -> WebhookPublic:
+def get_webhook(
+    webhook_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
+) -> WebhookPublic | Response:
     """One subscription (without its secret)."""
-    return service.webhook_public(service.get_webhook(session=session, webhook_id=webhook_id))
+    webhook = service.get_webhook(session=session, webhook_id=webhook_id)
+    return respond(response, service.webhook_public(webhook), if_none_match)
+
+
+def _current_webhook(session: Session, webhook_id: str) -> WebhookPublic:
+    """The subscription as GET shows it, its row locked for the write that follows."""
+    webhook = service.get_webhook(session=session, webhook_id=webhook_id, for_update=True)
+    return service.webhook_public(webhook)
+
+
+WebhookUnchanged = Annotated[None, if_match(_current_webhook, "webhook_id")]
 
 
 @router.patch(
     "/{webhook_id}",
     operation_id="update_webhook",
     response_model=WebhookPublic,
-    responses=problem_responses(401, 403, 404, 413, 422),
+    responses={**problem_responses(401, 403, 404, 413, 422), **write_responses()},
 )
 def update_webhook(
-    webhook_id: str, data: WebhookUpdate, session: WriteSession, settings: AppSettings
+    webhook_id: str,
+    data: WebhookUpdate,
+    response: Response,
+    session: WriteSession,
+    settings: AppSettings,
+    _unchanged: WebhookUnchanged,
 ) -> WebhookPublic:
     """Change the URL, events, filter or description; `enabled: false` pauses deliveries
-    and `enabled: true` resumes them (also after a 410 Gone disabled the subscription)."""
+    and `enabled: true` resumes them (also after a 410 Gone disabled the subscription).
+    With `If-Match`, only if the subscription is still as you read it."""
     webhook = service.update_webhook(
         session=session, webhook_id=webhook_id, data=data, settings=settings
     )
-    return service.webhook_public(webhook)
+    return tagged(response, service.webhook_public(webhook))
 
 
 @router.delete(
     "/{webhook_id}",
     operation_id="delete_webhook",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
 )
-def delete_webhook(webhook_id: str, session: WriteSession) -> None:
-    """Unsubscribe; pending deliveries are dropped with the subscription."""
+def delete_webhook(webhook_id: str, session: WriteSession, _unchanged: WebhookUnchanged) -> None:
+    """Unsubscribe; pending deliveries are dropped with the subscription. With `If-Match`,
+    only if the subscription is still as you read it."""
     service.delete_webhook(session=session, webhook_id=webhook_id)
 
 

@@ -70,8 +70,8 @@ class ClaimFilters:
     verdict: list[Rating] = field(default_factory=list)
 
 
-def get_claim(*, session: Session, claim_id: str) -> Claim:
-    claim = session.get(Claim, parse_id(claim_id, "claim"))
+def get_claim(*, session: Session, claim_id: str, for_update: bool = False) -> Claim:
+    claim = session.get(Claim, parse_id(claim_id, "claim"), with_for_update=for_update)
     if claim is None:
         raise NotFound(f"No claim has id '{claim_id}'.")
     return claim

@@ -84,8 +84,8 @@ def create_webhook(*, session: Session, data: WebhookCreate, settings: Settings)
     return webhook
 
 
-def get_webhook(*, session: Session, webhook_id: str) -> Webhook:
-    webhook = session.get(Webhook, parse_id(webhook_id, "webhook"))
+def get_webhook(*, session: Session, webhook_id: str, for_update: bool = False) -> Webhook:
+    webhook = session.get(Webhook, parse_id(webhook_id, "webhook"), with_for_update=for_update)
     if webhook is None:
         raise NotFound(f"No webhook has id '{webhook_id}'.")
     return webhook

@@ -1,0 +1,1 @@
+"""Safe retries of POST: the Idempotency-Key header (docs/retries.md)."""
