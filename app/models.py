@@ -2,9 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, ConfigDict, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -82,12 +82,13 @@ class RequestModel(SQLModel):
 class PatchModel(RequestModel):
     non_nullable: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> "PatchModel":
-        for field in self.non_nullable & self.model_fields_set:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
+    # A field validator (not a model one), so that the 422 names the field itself.
+    @field_validator("*")
+    @classmethod
+    def _no_null_for_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.non_nullable:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
 
 
 # --- Source -------------------------------------------------------------------
