@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
+
+import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
+from app.migrate import include_object
 
 
 def make_source(
@@ -102,3 +109,12 @@ def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedPro
         timeout=120,
         check=False,
     )
+
+
+def schema_drift(engine: sa.Engine) -> list[Any]:
+    """What `alembic check` would report: the models' metadata against the migrated schema."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
+        return list(compare_metadata(context, SQLModel.metadata))
