@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, ConfigDict, ValidationInfo, field_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -34,6 +34,7 @@ from app.fields import (
     ShortText,
     SourceRef,
     Tag,
+    UTCDatetime,
 )
 from app.pagination import Page
 from app.status import ClaimStatus, StanceKind
@@ -225,7 +226,7 @@ class ClaimCreate(RequestModel):
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UTCDatetime | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
     _unique_tags = field_validator("tags")(_unique_tags)
@@ -240,7 +241,7 @@ class ClaimUpdate(PatchModel):
     text: ClaimText | None = None
     language: LanguageTag | None = None
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UTCDatetime | None = None
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
     @field_validator("tags")
@@ -325,7 +326,7 @@ class StanceCreate(RequestModel):
 
     source_id: SourceRef
     stance: StanceKind
-    stated_at: AwareDatetime | None = Field(
+    stated_at: UTCDatetime | None = Field(
         default=None, description="When the source took this position; defaults to now."
     )
     url: HttpUrlStr | None = None
