@@ -2,10 +2,11 @@
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
 
 def _storable(value: str) -> str:
@@ -60,7 +61,14 @@ def _country_code(value: str) -> str:
     return value.upper()
 
 
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
 StorableStr = Annotated[str, AfterValidator(_storable)]
+# Any offset on the way in (a naive time is refused); UTC from then on, so that every
+# answer, the one to the write included, says `Z`.
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 ClaimText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2000),

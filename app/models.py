@@ -2,9 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -34,6 +34,7 @@ from app.fields import (
     ShortText,
     SourceRef,
     Tag,
+    UTCDatetime,
 )
 from app.pagination import Page
 from app.rating import Rating
@@ -83,12 +84,13 @@ class RequestModel(SQLModel):
 class PatchModel(RequestModel):
     non_nullable: ClassVar[frozenset[str]] = frozenset()
 
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> "PatchModel":
-        for field in self.non_nullable & self.model_fields_set:
-            if getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
+    # A field validator (not a model one), so that the 422 names the field itself.
+    @field_validator("*")
+    @classmethod
+    def _no_null_for_required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.non_nullable:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
 
 
 # --- Source -------------------------------------------------------------------
@@ -225,7 +227,7 @@ class ClaimCreate(RequestModel):
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UTCDatetime | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
     _unique_tags = field_validator("tags")(_unique_tags)
@@ -240,7 +242,7 @@ class ClaimUpdate(PatchModel):
     text: ClaimText | None = None
     language: LanguageTag | None = None
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UTCDatetime | None = None
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
     @field_validator("tags")
@@ -325,7 +327,7 @@ class StanceCreate(RequestModel):
 
     source_id: SourceRef
     stance: StanceKind
-    stated_at: AwareDatetime | None = Field(
+    stated_at: UTCDatetime | None = Field(
         default=None, description="When the source took this position; defaults to now."
     )
     url: HttpUrlStr | None = None

@@ -1,8 +1,20 @@
 """Small builders the tests share: they go through the HTTP API like any client."""
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
+
+import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
+from app.migrate import include_object
 
 
 def make_source(
@@ -49,3 +61,60 @@ def add_stance(
 
 def ids(response_json: dict[str, Any]) -> list[str]:
     return [item["id"] for item in response_json["items"]]
+
+
+def problem(response: Any, status: int) -> dict[str, Any]:
+    """The problem+json body of an error answer, after checking its status and media type."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json", response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body
+
+
+def error_fields(response: Any) -> set[str]:
+    """The fields a 422 names."""
+    return {error["field"] for error in problem(response, 422)["errors"]}
+
+
+def walk(
+    client: TestClient, path: str, params: dict[str, Any] | None = None, max_pages: int = 200
+) -> list[dict[str, Any]]:
+    """Every item of a list, following next_cursor page by page (bounded)."""
+    items: list[dict[str, Any]] = []
+    params = dict(params or {})
+    for _ in range(max_pages):
+        page = client.get(path, params=params)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+        params["cursor"] = cursor
+    raise AssertionError(f"{path} did not end within {max_pages} pages")
+
+
+def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`claims-api ARGS` in a child process, as an operator would run it."""
+    executable = Path(sys.executable).with_name("claims-api")
+    command = str(executable) if executable.exists() else shutil.which("claims-api")
+    assert command, "the claims-api console script is not installed"
+    return subprocess.run(
+        [command, *args],
+        env={**os.environ, "CLAIMS_DATABASE_URL": database_url},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def schema_drift(engine: sa.Engine) -> list[Any]:
+    """What `alembic check` would report: the models' metadata against the migrated schema."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
+        return list(compare_metadata(context, SQLModel.metadata))

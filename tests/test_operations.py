@@ -3,11 +3,7 @@ key bookkeeping and the `claims-api` commands that revoke keys and check consist
 
 import json
 import logging
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -29,6 +25,7 @@ from app.logs import JsonFormatter
 from app.main import create_app
 from app.migrate import downgrade
 from tests.helpers import add_stance, make_claim, make_source
+from tests.helpers import run_cli as cli
 
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -430,22 +427,6 @@ def test_last_used_at_is_set_by_a_write_with_the_key(app: FastAPI, client: TestC
     [stored] = [k for k in list_keys(engine=app.state.engine) if k.name == "desk"]
     assert stored.last_used_at is not None
     assert before - timedelta(seconds=1) <= stored.last_used_at <= after + timedelta(seconds=1)
-
-
-def cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`claims-api ARGS` in a child process, as an operator would run it."""
-    executable = Path(sys.executable).with_name("claims-api")
-    command = str(executable) if executable.exists() else shutil.which("claims-api")
-    assert command, "the claims-api console script is not installed"
-    return subprocess.run(
-        [command, *args],
-        env={**os.environ, "CLAIMS_DATABASE_URL": database_url},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_keys_revoke_makes_the_key_401_and_keys_list_never_shows_a_key(

@@ -1,6 +1,6 @@
 """Claims: create, read, update, delete, and the filtered list."""
 
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -204,12 +204,23 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     return exists(matching)
 
 
-_WORD = re.compile(r"\w+")
+def _words(q: str) -> list[str]:
+    """The words of q as both engines' tokenizers cut text: letters and digits, with their
+    combining marks (Arabic harakat, a shadda) kept inside the word; anything else,
+    `_` included, separates words."""
+    words, word = [], ""
+    for ch in q:
+        if ch.isalnum() or (word and unicodedata.category(ch).startswith("M")):
+            word += ch
+        elif word:
+            words.append(word)
+            word = ""
+    return [*words, word] if word else words
 
 
 def _full_text(session: Session, q: str) -> ColumnElement[bool]:
     """Every word of q, through the database's own full-text engine."""
-    words = _WORD.findall(q)
+    words = _words(q)
     if not words:
         return literal_column("1") == 0
     if session.get_bind().dialect.name == "postgresql":

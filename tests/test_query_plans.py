@@ -1,0 +1,160 @@
+"""The lists are served by indexes: the query each request really sends, explained.
+
+The statement is captured from the app's engine while the request runs, then explained
+on the same database. SQLite's planner does not depend on row counts here (no ANALYZE),
+and on PostgreSQL sequential scans and sorts are priced out (`enable_seqscan`,
+`enable_sort` off), so the plan shows whether an index CAN serve the query and its
+order, whatever the table sizes: a Seq Scan or a Sort that remains means none can.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.helpers import add_stance, make_claim, make_source
+
+
+@contextmanager
+def captured_lists(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every paged SELECT (one with a LIMIT) the engine runs inside the block."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and " LIMIT " in statement:
+            statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+
+def sqlite_plan(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return [row[3] for row in rows]
+
+
+def postgres_plan(engine: sa.Engine, statement: str, parameters: Any) -> list[dict[str, Any]]:
+    """Every node of the plan, flattened."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        [[document]] = connection.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + statement, parameters
+        ).all()
+    nodes, pending = [], [document[0]["Plan"]]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending += node.get("Plans", [])
+    return nodes
+
+
+def assert_index_served(
+    app: FastAPI, client: TestClient, path: str, params: dict[str, Any], index: str
+) -> None:
+    """The first page and the next one are read through `index`, with no full scan of a
+    table and no sort of the result."""
+    engine: sa.Engine = app.state.engine
+    with captured_lists(engine) as statements:
+        first = client.get(path, params={**params, "limit": 1})
+        assert first.status_code == 200, first.text
+        cursor = first.json()["next_cursor"]
+        assert cursor is not None
+        assert client.get(path, params={**params, "limit": 1, "cursor": cursor}).status_code == 200
+    assert len(statements) == 2
+    for statement, parameters in statements:
+        if engine.dialect.name == "sqlite":
+            plan = sqlite_plan(engine, statement, parameters)
+            assert [line for line in plan if "TEMP B-TREE" in line] == [], plan
+            # A SCAN is allowed only as the ordered walk of the sort index, which the
+            # LIMIT stops early; every other table is reached by SEARCH.
+            scans = [line for line in plan if line.startswith("SCAN ")]
+            assert scans in ([], [f"SCAN claim USING INDEX {index}"]), plan
+            assert any(index in line for line in plan), plan
+        else:
+            nodes = postgres_plan(engine, statement, parameters)
+            types = [node["Node Type"] for node in nodes]
+            assert [t for t in types if t == "Seq Scan" or "Sort" in t] == [], types
+            assert index in {node.get("Index Name") for node in nodes}, nodes
+
+
+@pytest.fixture
+def seeded(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
+    """Three disputed claims that state media deny, and one more claim."""
+    hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
+    state = make_source(client, auth, "Syrian state media", "state_media", "Syrian government")
+    claim = ""
+    for n in range(3):
+        claim = make_claim(client, auth, f"Insurgents entered district {n}.", tags=["hama"])["id"]
+        add_stance(client, auth, claim, hts["id"], "asserts")
+        add_stance(client, auth, claim, state["id"], "denies")
+    make_claim(client, auth, "Unsourced.")
+    return {"claim": claim, "source": state["id"]}
+
+
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({}, "ix_claim_updated_at_id"),
+        ({"sort": "updated_at"}, "ix_claim_updated_at_id"),
+        ({"sort": "-created_at"}, "ix_claim_created_at_id"),
+        ({"sort": "created_at"}, "ix_claim_created_at_id"),
+        ({"status": "disputed"}, "ix_claim_status_updated_at_id"),
+        ({"status": "disputed", "sort": "created_at"}, "ix_claim_status_created_at_id"),
+        ({"stance": "denies", "source_kind": "state_media"}, "ix_claim_updated_at_id"),
+    ],
+)
+def test_claim_lists_are_index_served(
+    app: FastAPI,
+    client: TestClient,
+    seeded: dict[str, str],
+    params: dict[str, Any],
+    index: str,
+) -> None:
+    assert_index_served(app, client, "/claims", params, index)
+
+
+def test_the_stance_filter_reaches_stances_and_sources_by_index(
+    app: FastAPI, client: TestClient, seeded: dict[str, str]
+) -> None:
+    engine: sa.Engine = app.state.engine
+    with captured_lists(engine) as statements:
+        client.get("/claims", params={"stance": "denies", "source_kind": "state_media"})
+    [(statement, parameters)] = statements
+    if engine.dialect.name == "sqlite":
+        plan = sqlite_plan(engine, statement, parameters)
+        assert [line for line in plan if line.startswith(("SEARCH stance", "SEARCH source"))] == [
+            "SEARCH stance USING INDEX ix_stance_claim_id_stated_at_id (claim_id=?)",
+            "SEARCH source USING INTEGER PRIMARY KEY (rowid=?)",
+        ], plan
+    else:
+        nodes = postgres_plan(engine, statement, parameters)
+        tables = {node.get("Relation Name") for node in nodes if "Index" in node["Node Type"]}
+        assert tables == {"claim", "stance", "source"}, nodes
+
+
+def test_stance_histories_and_sources_are_index_served(
+    app: FastAPI, client: TestClient, seeded: dict[str, str]
+) -> None:
+    assert_index_served(
+        app,
+        client,
+        f"/claims/{seeded['claim']}/stances",
+        {},
+        "ix_stance_claim_id_stated_at_id",
+    )
+    assert_index_served(
+        app,
+        client,
+        f"/sources/{seeded['source']}/stances",
+        {},
+        "ix_stance_source_id_stated_at_id",
+    )
