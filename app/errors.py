@@ -1,6 +1,7 @@
 """One error shape: every 4xx/5xx is application/problem+json (RFC 9457)."""
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -150,6 +151,16 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
 
 
+def _allowed_methods(request: Request, fallback: str | None) -> str | None:
+    """Every method the OpenAPI document gives this path: Starlette's own 405 names only
+    the first route that matched the path, where RFC 9110 wants them all."""
+    path = request.url.path
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return fallback  # a path outside the document (the docs pages): Starlette's answer
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def on_app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -176,9 +187,12 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no resource at {request.url.path}."
-        return problem_response(
-            exc.status_code, slug, detail, request=request, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request, headers.pop("Allow", headers.pop("allow", None)))
+            if allowed is not None:
+                headers["Allow"] = allowed
+        return problem_response(exc.status_code, slug, detail, request=request, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def on_database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
