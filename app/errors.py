@@ -1,7 +1,6 @@
 """One error shape: every 4xx/5xx is application/problem+json (RFC 9457)."""
 
 import logging
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +25,8 @@ PROBLEM_TYPES = {
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "unsupported-media-type": "The body's Content-Type is not one this operation takes "
+    "(application/json, unless its documentation says otherwise).",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
     "validation-error": "A field, parameter or body is invalid; `errors` names each one.",
     "service-unavailable": "The database cannot be reached right now; "
@@ -154,11 +155,12 @@ _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
 def _allowed_methods(request: Request, fallback: str | None) -> str | None:
     """Every method the OpenAPI document gives this path: Starlette's own 405 names only
     the first route that matched the path, where RFC 9110 wants them all."""
-    path = request.url.path
-    for template, operations in request.app.openapi()["paths"].items():
-        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
-            return ", ".join(sorted(method.upper() for method in operations))
-    return fallback  # a path outside the document (the docs pages): Starlette's answer
+    from app.openapi import path_operations  # the document imports this module
+
+    operations = path_operations(request.app, request.url.path)
+    if operations is None:
+        return fallback  # a path outside the document (the docs pages): Starlette's answer
+    return ", ".join(sorted(method.upper() for method in operations))
 
 
 def install_error_handlers(app: FastAPI) -> None:

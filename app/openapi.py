@@ -1,5 +1,6 @@
 """The OpenAPI document, tidied for SDK generators: every error is problem+json only."""
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -79,6 +80,19 @@ def _add_links(schema: dict[str, Any]) -> None:
                     }
 
 
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+
+
+def path_operations(app: FastAPI, path: str) -> dict[str, Any] | None:
+    """The document's operations at this concrete path ({method: operation}), if any."""
+    document = app.openapi()
+    for template, operations in document["paths"].items():
+        if _template_regex(template).fullmatch(path):
+            return dict(operations)
+    return None
+
+
 def _calls(dependant: Dependant) -> list[Any]:
     found = [dependant.call]
     for sub in dependant.dependencies:
@@ -127,8 +141,10 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation["responses"]
             if "requestBody" in operation:
-                # A body that is not UTF-8 JSON at all cannot be read: 400 (bad-request).
+                # A body that is not UTF-8 JSON at all cannot be read: 400 (bad-request);
+                # one of another media type than documented is 415 (app/limits.py).
                 responses.setdefault("400", {"description": "Bad Request"})
+                responses.setdefault("415", {"description": "Unsupported Media Type"})
             statuses = [s for s in UNIVERSAL_ERRORS if not (s == 429 and path in UNLIMITED_PATHS)]
             for status, declared in problem_responses(*statuses).items():
                 responses.setdefault(str(status), {"description": declared["description"]})
