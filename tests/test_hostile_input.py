@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.middleware import SECURITY_HEADERS
 from tests.helpers import make_claim, make_source
 from tests.state import dump
 
@@ -170,6 +171,7 @@ def test_hostile_requests_get_a_clear_4xx_and_change_nothing(
         assert body["status"] == response.status_code, name
         assert body["type"].startswith("/problems/"), name
         assert len(response.content) < 5000, name  # a clear answer, not an echo of the input
+        assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
     expected = {name: spec[3] for name, spec in hostile_requests(claim, source).items()}
     assert answers == expected
     assert dump(app.state.engine) == before
