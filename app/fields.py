@@ -28,18 +28,24 @@ def _not_blank(value: str) -> str:
 
 
 # The whole rule, stated once for the validator and the OpenAPI document alike: scheme, a
-# host name (no user:password@, no IPv6 literal), an optional port, then printable ASCII.
-HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
+# host name or an IPv6 literal (no user:password@), an optional port, then anything but
+# whitespace and control characters (non-ASCII paths, as in Arabic Wikipedia, are fine).
+_HEX = r"[0-9A-Fa-f]{1,4}"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV6 = rf"\[(?:(?:{_HEX}(?::{_HEX}){{0,5}})?::(?:{_HEX})?|::ffff:{_OCTET}(?:\.{_OCTET}){{3}})\]"
+_URL_CHAR = r"[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+HTTP_URL_PATTERN = rf"^https?://(?:[A-Za-z0-9.-]+|{_IPV6})(?::[0-9]{{1,5}})?(?:[/?#]{_URL_CHAR}*)?$"
 
 
 def _http_url(value: str) -> str:
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
         raise ValueError("must not contain whitespace or control characters")
     if not re.fullmatch(HTTP_URL_PATTERN, value):
-        raise ValueError(
-            "must be an absolute http(s) URL: a host name, an optional port, printable ASCII"
-        )
-    parts = urlsplit(value)
+        raise ValueError("must be an absolute http(s) URL with a host name or IPv6 literal")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ValueError("must be an absolute http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
     return value

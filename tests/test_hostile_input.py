@@ -195,3 +195,17 @@ def test_sql_and_script_fragments_are_only_data(
     assert client.get("/claims").json()["items"][0]["text"] == text
     counts = {name: len(rows) for name, rows in dump(app.state.engine).items()}
     assert (counts["claim"], counts["claim_tag"]) == (1, 2)
+
+
+def test_urls_outside_ascii_and_ipv6_literals_are_still_accepted(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """The URL pattern refuses whitespace, control characters and user:password@, not the
+    Arabic paths and IPv6 hosts that real sources use."""
+    for n, url in enumerate(["https://ar.wikipedia.org/wiki/حماة", "http://[2001:db8::1]:8080/x"]):
+        created = make_source(client, auth, f"Source {n}", url=url)
+        assert created["url"] == url
+    for url in ("https://user:pw@example.org/", "https://example.org/a b", "ftp://example.org/"):
+        body = {"name": url, "kind": "monitor", "url": url}
+        refused = client.post("/sources", headers=auth, json=body)
+        assert refused.status_code == 422, url
