@@ -19,8 +19,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 1200
     # Browser origins allowed to call the API (CORS); empty means none.
     cors_origins: list[str] = []
-    # PostgreSQL statement timeout: no query may hold a connection longer than this.
+    # No statement may run longer than this: PostgreSQL's statement_timeout, a progress
+    # handler on SQLite (app/db_bounds.py).
     statement_timeout_ms: int = 10_000
+    # PostgreSQL: seconds to open a connection (libpq takes at least 2), and to answer the
+    # pool's pre-ping; past either, the request fails fast with 503 (docs/reliability.md).
+    db_connect_timeout_seconds: int = 2
+    db_ping_timeout_seconds: float = 1.0
+    # Seconds a request waits for a free pooled connection before its 503.
+    db_pool_timeout_seconds: float = 5.0
     log_level: str = "INFO"
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
     # Webhooks (docs/webhooks.md). The sender runs inside `claims-api serve` unless this is

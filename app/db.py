@@ -12,6 +12,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.config import Settings
+from app.db_bounds import bound_postgres, bound_sqlite, postgres_connect_args
 
 # Stable constraint names, so migrations can name what they drop on both engines.
 NAMING_CONVENTION = {
@@ -60,17 +61,16 @@ def is_sqlite(url: str) -> bool:
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if not is_sqlite(url):
-        return create_engine(
+        engine = create_engine(
             url,
             pool_pre_ping=True,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
-            pool_timeout=10,
-            connect_args={
-                "connect_timeout": 5,
-                "options": f"-c statement_timeout={settings.statement_timeout_ms}",
-            },
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args=postgres_connect_args(settings),
         )
+        bound_postgres(engine, settings)
+        return engine
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout},
@@ -78,6 +78,7 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_pool_size,
     )
     _configure_sqlite(engine, settings.sqlite_busy_timeout)
+    bound_sqlite(engine, settings)
     return engine
 
 

@@ -25,6 +25,8 @@ PROBLEM_TYPES = {
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "unsupported-media-type": "The body's Content-Type is not one this operation takes "
+    "(application/json, unless its documentation says otherwise).",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
     "validation-error": "A field, parameter or body is invalid; `errors` names each one.",
     "idempotency-key-in-use": "A request with this Idempotency-Key is still being processed; "
@@ -156,6 +158,17 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
 
 
+def _allowed_methods(request: Request, fallback: str | None) -> str | None:
+    """Every method the OpenAPI document gives this path: Starlette's own 405 names only
+    the first route that matched the path, where RFC 9110 wants them all."""
+    from app.openapi import path_operations  # the document imports this module
+
+    operations = path_operations(request.app, request.url.path)
+    if operations is None:
+        return fallback  # a path outside the document (the docs pages): Starlette's answer
+    return ", ".join(sorted(method.upper() for method in operations))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def on_app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -182,9 +195,12 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no resource at {request.url.path}."
-        return problem_response(
-            exc.status_code, slug, detail, request=request, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request, headers.pop("Allow", headers.pop("allow", None)))
+            if allowed is not None:
+                headers["Allow"] = allowed
+        return problem_response(exc.status_code, slug, detail, request=request, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def on_database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:

@@ -1,8 +1,9 @@
-"""Request body size limit, enforced before the body is read whole."""
+"""Request body limits: size, enforced before the body is read whole, and media type."""
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
+from app.openapi import path_operations
 
 
 class BodyTooLarge(Exception):
@@ -59,3 +60,43 @@ class BodySizeLimit:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+# RFC 9110 15.5.16 / RFC 5789: a 415 names the media types the operation does take.
+_ACCEPT_HEADER = {"POST": "Accept-Post", "PUT": "Accept-Put", "PATCH": "Accept-Patch"}
+
+
+class MediaTypeCheck:
+    """415 for a body whose Content-Type the operation's OpenAPI requestBody does not list,
+    so that text/plain or a form posted to a JSON operation is refused as what it is (rather
+    than as a 422 about a missing field), and routes that take other types (NDJSON, CSV)
+    keep them, just by declaring them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        has_body = headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers
+        operations = path_operations(scope["app"], scope["path"]) if has_body else None
+        operation = (operations or {}).get(scope["method"].lower(), {})
+        accepted = operation.get("requestBody", {}).get("content", {})
+        given = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        if accepted and given not in accepted:
+            response = problem_response(
+                415,
+                "unsupported-media-type",
+                f"This operation takes a body of type {', '.join(sorted(accepted))}, "
+                f"not '{given[:60] or 'none'}'.",
+                headers={
+                    "Accept-Post" if scope["method"] == "POST" else "Accept-Patch": ", ".join(
+                        sorted(accepted)
+                    )
+                },
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

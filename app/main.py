@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine
 from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
 from app.idempotency.middleware import IdempotencyKeys
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, MediaTypeCheck
 from app.logs import configure_logging
 from app.middleware import RequestContext
 from app.migrate import migration_head
@@ -86,8 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return f"{slug}: {PROBLEM_TYPES[slug]}\n"
 
     # Added last runs first: request id and headers wrap everything, then CORS, limits,
-    # and innermost the idempotency keys, which read bodies already limited in size.
+    # media types, and innermost the idempotency keys, which read bodies already limited.
     app.add_middleware(IdempotencyKeys, engine=engine)
+    app.add_middleware(MediaTypeCheck)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)

@@ -4,7 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import ConfigDict, ValidationInfo, field_validator
+from pydantic import ConfigDict, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -31,10 +33,10 @@ from app.fields import (
     LongText,
     Name,
     PublicId,
+    Rfc3339,
     ShortText,
     SourceRef,
     Tag,
-    UTCDatetime,
 )
 from app.pagination import Page
 from app.rating import Rating
@@ -83,6 +85,21 @@ class RequestModel(SQLModel):
 
 class PatchModel(RequestModel):
     non_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # A field that may be left out but never set to null: the document says so, as
+        # _no_null_for_required below enforces it.
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name in cls.non_nullable:
+            field = schema["properties"][name]
+            options = [o for o in field.get("anyOf", ()) if o != {"type": "null"}]
+            if len(options) == 1:
+                del field["anyOf"]
+                field.update(options[0])
+        return schema
 
     # A field validator (not a model one), so that the 422 names the field itself.
     @field_validator("*")
@@ -227,7 +244,7 @@ class ClaimCreate(RequestModel):
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
-    occurred_at: UTCDatetime | None = None
+    occurred_at: Rfc3339 | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
     _unique_tags = field_validator("tags")(_unique_tags)
@@ -242,7 +259,7 @@ class ClaimUpdate(PatchModel):
     text: ClaimText | None = None
     language: LanguageTag | None = None
     place: ShortText | None = None
-    occurred_at: UTCDatetime | None = None
+    occurred_at: Rfc3339 | None = None
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
     @field_validator("tags")
@@ -327,7 +344,7 @@ class StanceCreate(RequestModel):
 
     source_id: SourceRef
     stance: StanceKind
-    stated_at: UTCDatetime | None = Field(
+    stated_at: Rfc3339 | None = Field(
         default=None, description="When the source took this position; defaults to now."
     )
     url: HttpUrlStr | None = None

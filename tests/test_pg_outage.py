@@ -8,8 +8,9 @@ a reset connection; once it is back the service must recover by itself, without 
 and every write that got a 2xx must still be there.
 
 A second test freezes the database instead (SIGSTOP: a hung host or a network partition, where
-nothing refuses the connection): requests should still fail fast. They do not yet; that test
-is marked xfail until the service bounds its wait on the database (see its reason).
+nothing refuses the connection): requests must still fail fast, because the service bounds
+every wait on the database itself (app/db_bounds.py: connect_timeout, a short bound on the
+pool's pre-ping, statement_timeout plus a margin on every other wait).
 
 Without initdb and pg_ctl the test skips, except under CI=true, where that is a failure.
 """
@@ -368,13 +369,6 @@ def _cluster_pids(cluster: Cluster) -> list[int]:
     return pids
 
 
-@pytest.mark.xfail(
-    reason="BUG: with PostgreSQL frozen (nothing refuses the connection), a request on a "
-    "pooled connection hangs in pool_pre_ping with no client-side limit, and one needing a "
-    "new connection waits connect_timeout=5 s before its 503. Needs a bound on the wait "
-    "(docs/reliability.md, 'Database outages').",
-    strict=True,
-)
 def test_frozen_postgres_fails_fast_with_503(cluster: Cluster, tmp_path: Path) -> None:
     server = Server(cluster.url, tmp_path / "server.log")
     auth = write_key(cluster.url)

@@ -3,14 +3,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
+from pydantic import StringConstraints
 from sqlmodel import Session
 
 from app.auth import ReadAccess, WriteKey
 from app.conditional import IfNoneMatch, if_match, read_responses, respond, tagged, write_responses
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
-from app.fields import StorableStr
+from app.fields import Rfc3339, StorableStr
 from app.models import (
     ClaimCreate,
     ClaimDetail,
@@ -33,8 +33,13 @@ router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
 MAX_REPEATS = 20
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+# Cursors are URL-safe base64 without padding; which of those strings we issued the schema
+# cannot say, so a well-formed cursor we did not issue is still 422 (invalid_cursor).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CursorStr = Annotated[str, StringConstraints(max_length=512, pattern=CURSOR_PATTERN)]
 Cursor = Annotated[
-    StorableStr | None, Query(max_length=512, description="`next_cursor` of the previous page.")
+    CursorStr | None,
+    Query(description="`next_cursor` of the previous page, passed back unchanged."),
 ]
 
 
@@ -58,37 +63,34 @@ def list_claims(
     ] = [],
     stance: Annotated[list[StanceKind], _repeatable("A current stance of this kind.")] = [],
     source_id: Annotated[
-        list[Annotated[StorableStr, Query(max_length=40)]],
+        list[Annotated[StorableStr, StringConstraints(max_length=40)]],
         _repeatable("A current stance by this source."),
     ] = [],
     source_kind: Annotated[
         list[SourceKind], _repeatable("A current stance by a source of this kind.")
     ] = [],
     affiliation: Annotated[
-        list[Annotated[StorableStr, Query(max_length=200)]],
+        list[Annotated[StorableStr, StringConstraints(max_length=200)]],
         _repeatable("A current stance by a source of this affiliation (case-insensitive)."),
     ] = [],
     q: Annotated[
-        StorableStr | None,
-        Query(min_length=1, max_length=200, description="Full-text search: every word."),
+        Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
+        Query(description="Full-text search: every word."),
     ] = None,
     tag: Annotated[
-        list[Annotated[StorableStr, Query(max_length=64)]], _repeatable("Exact tag.")
+        list[Annotated[StorableStr, StringConstraints(max_length=64)]], _repeatable("Exact tag.")
     ] = [],
     place: Annotated[
-        list[Annotated[StorableStr, Query(max_length=200)]], _repeatable("Exact place.")
+        list[Annotated[StorableStr, StringConstraints(max_length=200)]], _repeatable("Exact place.")
     ] = [],
     language: Annotated[
-        list[Annotated[StorableStr, Query(max_length=35)]], _repeatable("Exact language tag.")
+        list[Annotated[StorableStr, StringConstraints(max_length=35)]],
+        _repeatable("Exact language tag."),
     ] = [],
-    occurred_from: Annotated[
-        AwareDatetime | None, Query(description="occurred_at at or after.")
-    ] = None,
-    occurred_to: Annotated[
-        AwareDatetime | None, Query(description="occurred_at at or before.")
-    ] = None,
+    occurred_from: Annotated[Rfc3339 | None, Query(description="occurred_at at or after.")] = None,
+    occurred_to: Annotated[Rfc3339 | None, Query(description="occurred_at at or before.")] = None,
     updated_since: Annotated[
-        AwareDatetime | None, Query(description="updated_at at or after: incremental sync.")
+        Rfc3339 | None, Query(description="updated_at at or after: incremental sync.")
     ] = None,
     verdict: Annotated[list[Rating], _repeatable("The fact-checker's verdict.")] = [],
     sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,

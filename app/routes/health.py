@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from app.deps import ReadSession
 from app.errors import ServiceUnavailable, problem_responses
@@ -38,7 +38,12 @@ class Readiness(BaseModel):
 )
 def get_readiness(request: Request, session: ReadSession) -> Readiness:
     """200 when the database answers and its schema is at the code's latest migration."""
-    version = session.exec(text("SELECT version_num FROM alembic_version")).scalar()  # type: ignore[call-overload]
+    # Asked of the catalogue first: on PostgreSQL a query on a missing table is an error
+    # (500), where a database never migrated is simply not ready (503).
+    connection = session.connection()
+    version = None
+    if inspect(connection).has_table("alembic_version"):
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     head = request.app.state.migration_head
     if version != head:
         raise ServiceUnavailable(

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
 from sqlmodel import Session
 
 from app.auth import ReadAccess, WriteKey
@@ -44,8 +45,8 @@ def list_sources(
         list[SourceKind], Query(max_length=MAX_REPEATS, description="Source kind. Repeat for OR.")
     ] = [],
     q: Annotated[
-        StorableStr | None,
-        Query(min_length=1, max_length=200, description="Part of the name, any case."),
+        Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
+        Query(description="Part of the name, any case."),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
