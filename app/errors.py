@@ -25,6 +25,7 @@ PROBLEM_TYPES = {
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "unsupported-media-type": "The body's Content-Type is not one this operation reads.",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
     "validation-error": "A field, parameter or body is invalid; `errors` names each one.",
     "service-unavailable": "The database cannot be reached right now; "
