@@ -23,15 +23,16 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Timestamp = sa.DateTime(timezone=True)
 TRACKED = ("claim", "source")
 
-# SQLite: one writer at a time, so MAX(seq) + 1 is a safe sequence, and the order of seq is
-# the order of commits. The timestamp format is the one SQLAlchemy stores (microseconds).
+# SQLite: one writer at a time, so the last seq + 1 (an index lookup) is a safe sequence,
+# and the order of seq is the order of commits. Timestamps in the format SQLAlchemy stores.
 SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
 SQLITE_TRIGGER = """
 CREATE TRIGGER sync_change_{table}_{op} AFTER {OP} ON {table} BEGIN
   INSERT OR REPLACE INTO sync_change
     (resource_type, resource_id, txid, seq, changed_at, deleted_at)
-  VALUES ('{table}', {row}.id, 0, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sync_change),
-          {now}, {deleted_at});
+  VALUES ('{table}', {row}.id, 0,
+          COALESCE((SELECT seq FROM sync_change WHERE txid = 0 ORDER BY seq DESC LIMIT 1), 0)
+          + 1, {now}, {deleted_at});
 END
 """
 
