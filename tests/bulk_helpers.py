@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,12 @@ def empty_database(
 
 
 def changes(
-    client: TestClient, *, expect: int, cursor: str | None = None, limit: int = 100
+    client: TestClient,
+    *,
+    expect: int,
+    cursor: str | None = None,
+    limit: int = 100,
+    until: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     """GET /changes once the feed holds `expect` items after `cursor`. On PostgreSQL the
     feed holds back rows while an older transaction anywhere on the server is still open
@@ -72,7 +77,8 @@ def changes(
         response = client.get("/changes", params=params)
         assert response.status_code == 200, response.text
         page: dict[str, Any] = response.json()
-        if len(page["items"]) >= expect or time.monotonic() > deadline:
+        done = until(page) if until else len(page["items"]) >= expect
+        if done or time.monotonic() > deadline:
             return page
         time.sleep(0.1)
 
