@@ -164,7 +164,7 @@ class ImportCounts:
     stances_created: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Held:
     """The current stance of one source on one claim, while a batch is worked out."""
 
@@ -210,11 +210,12 @@ class Importer:
         return record
 
     def _check_labels(self, number: int, record: SourceRecord | ClaimRecord | StanceRecord) -> None:
-        labels = {
-            SourceRecord: self._source_labels,
-            ClaimRecord: self._claim_labels,
-            StanceRecord: self._stance_labels,
-        }[type(record)]
+        if isinstance(record, StanceRecord):
+            labels = self._stance_labels
+        elif isinstance(record, ClaimRecord):
+            labels = self._claim_labels
+        else:
+            labels = self._source_labels
         if record.id in labels:
             raise LineError.one(
                 number,
