@@ -6,7 +6,9 @@ The file has SOURCES sources (in a few affiliations), CLAIMS claims and STANCES 
 spread over them, some sources changing their minds (so `current` and superseded stances
 are exercised). The database is a SQLite file in a temporary directory, or a new
 PostgreSQL database on CLAIMS_TEST_POSTGRES_URL that the script creates and drops.
-After the import it runs `claims-api check`, which must find 0 mismatches.
+After the import it runs `claims-api check`, which must find 0 mismatches. Besides the
+wall-clock rate it prints the rate per CPU second of the import command (user + system,
+the command's start-up and migration check included), which a busy machine does not skew.
 
     python scripts/bulk_rate.py                         # SQLite, 100,000 stances
     python scripts/bulk_rate.py --engine postgresql --stances 50000
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         subprocess.run([BIN / "claims-api", "migrate"], env=env, check=True, timeout=120)
         started = time.monotonic()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [BIN / "claims-api", "import", str(path), "--batch-size", str(args.batch_size)],
             env=env,
@@ -87,13 +91,19 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
         )
         seconds = time.monotonic() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+            cpu_after.ru_stime - cpu_before.ru_stime
+        )
         check = subprocess.run(
             [BIN / "claims-api", "check"], env=env, timeout=600, capture_output=True, text=True
         )
         print(check.stdout.strip().splitlines()[-1])
         print(
             f"{args.engine}: {args.stances} stances in {seconds:.2f} s wall, command included: "
-            f"{args.stances / seconds:,.0f} stances/s"
+            f"{args.stances / seconds:,.0f} stances/s; the command used {cpu:.2f} CPU s: "
+            f"{args.stances / cpu:,.0f} stances per CPU second (load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
         )
         return check.returncode
     finally:
