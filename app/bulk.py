@@ -534,12 +534,17 @@ class _DriverRows:
         return text
 
     def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        mark = "?" if self.sqlite else "%s"
-        marks = ", ".join(
-            f"{mark}::json" if c == "tags" and not self.sqlite else mark for c in columns
-        )
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-        self.conn.exec_driver_sql(sql, rows)
+        names = ", ".join(columns)
+        if self.sqlite:
+            marks = ", ".join("?" for _ in columns)
+            self.conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            return
+        # PostgreSQL: COPY, in the same transaction, fires the same triggers and checks the
+        # same constraints as INSERT, at a fraction of the per-row cost.
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 # The per-row triggers that keep claim_fts (migration 0001) and sync_change (0005) cost
