@@ -19,7 +19,7 @@ from app.middleware import RequestContext
 from app.migrate import migration_head
 from app.openapi import install_openapi
 from app.ratelimit import RateLimit
-from app.routes import claims, health, sources, verdicts
+from app.routes import bulk, changes, claims, health, sources, verdicts
 from app.routes import webhooks as webhook_routes
 from app.webhooks.sender import start_sender
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "sources", "description": "Who takes positions on claims."},
             {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
             {"name": "health", "description": "Liveness and readiness probes."},
+            {"name": "sync", "description": "Bulk import, export and the change feed."},
             {
                 "name": "webhooks",
                 "description": "Signed event deliveries to your URLs (admin keys only).",
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sources.router)
     app.include_router(health.router)
     app.include_router(webhook_routes.router)
+    app.include_router(changes.router)
+    app.include_router(bulk.router)
 
     @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
     def problem_type(slug: str) -> str:

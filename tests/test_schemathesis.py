@@ -30,6 +30,14 @@ from app.idempotency.middleware import InvalidKey, parse_key
 from app.main import create_app
 
 MAX_EXAMPLES = 50
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(_ctx: object, value: object) -> bytes:
+    """POST /bulk's body is a string of NDJSON lines: send the generated text as it is."""
+    return value.encode() if isinstance(value, str) else str(value).encode()
+
+
 STATEFUL_SCENARIOS = 80
 SEED = 20241205
 
@@ -42,7 +50,18 @@ schema = schemathesis.openapi.from_asgi(
     "/openapi.json",
     _DOCUMENT_APP,
     config=schemathesis.Config.from_dict(
-        {"seed": SEED, "generation": {"max-examples": MAX_EXAMPLES, "database": "none"}}
+        {
+            "seed": SEED,
+            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            # POST /bulk's body is free-form NDJSON text: a schema cannot say which strings
+            # are valid files, so generated "valid" strings are rightly refused with 422.
+            "operations": [
+                {
+                    "include-path": "/bulk",
+                    "checks": {"positive_data_acceptance": {"enabled": False}},
+                }
+            ],
+        }
     ),
 )
 

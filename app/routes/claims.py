@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import StringConstraints
 from sqlmodel import Session
 
+from app import claims_csv
 from app.auth import ReadAccess, WriteKey
 from app.conditional import IfNoneMatch, if_match, read_responses, respond, tagged, write_responses
 from app.deps import ReadSession, WriteSession
@@ -51,7 +52,7 @@ def _repeatable(description: str) -> object:
     "",
     operation_id="list_claims",
     response_model=ClaimPage,
-    responses=problem_responses(401, 403, 422),
+    responses={200: claims_csv.OPENAPI_CSV, **problem_responses(401, 403, 422)},
 )
 def list_claims(
     request: Request,
@@ -96,8 +97,10 @@ def list_claims(
     sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> ClaimPage:
-    """List claims, filtered: `?status=disputed`, `?stance=denies&source_kind=state_media`."""
+) -> ClaimPage | Response:
+    """List claims, filtered: `?status=disputed`, `?stance=denies&source_kind=state_media`.
+    With `Accept: text/csv`, the same list as CSV: every matching claim unless `limit` is
+    given (docs/bulk.md)."""
     filters = ClaimFilters(
         status=status_,
         stance=stance,
@@ -113,6 +116,16 @@ def list_claims(
         updated_since=updated_since,
         verdict=verdict,
     )
+    if claims_csv.wants_csv(request.headers.get("accept", "")):
+        explicit_limit = limit if "limit" in request.query_params else None
+        return claims_csv.csv_response(
+            engine=request.app.state.engine,
+            filters=filters,
+            sort=sort,
+            cursor=cursor,
+            limit=explicit_limit,
+            link=lambda after: next_link(request, after),
+        )
     items, next_cursor = service.list_claims(
         session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
     )
