@@ -92,10 +92,19 @@ def test_redoc_lists_the_operations_offline(chromium: Chromium, server: Server) 
 
 
 def test_browser_check_sees_requests_that_leave_the_machine(chromium: Chromium) -> None:
-    """The check above can fail: a page that asks a CDN is caught (and blocked)."""
+    """The checks above can fail: a page that asks a CDN is caught (and blocked)."""
     page = "data:text/html,<link rel=stylesheet href='https://fonts.googleapis.com/css'>"
     visit = chromium.visit(page, ready_js="document.readyState === 'complete'")
     assert _off_machine(visit.requests) == ["https://fonts.googleapis.com/css"]
+
+
+def test_browser_check_sees_csp_violations(chromium: Chromium) -> None:
+    policy = "<meta http-equiv='Content-Security-Policy' content=\"script-src 'none'\">"
+    visit = chromium.visit(
+        f"data:text/html,{policy}<script>1</script>", ready_js="document.readyState === 'complete'"
+    )
+    assert len(visit.errors) == 1
+    assert visit.errors[0].startswith("security: Executing inline script violates")
 
 
 def test_docs_pages_name_no_other_host_and_set_a_strict_policy(server: Server) -> None:
