@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.docs import install_docs
 from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
 from app.idempotency.middleware import IdempotencyKeys
 from app.limits import BodySizeLimit, MediaTypeCheck
@@ -68,12 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # Served by install_docs from vendored assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.migration_head = migration_head()
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.include_router(claims.router)
     app.include_router(verdicts.router)
     app.include_router(sources.router)

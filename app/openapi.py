@@ -1,6 +1,7 @@
 """The OpenAPI document, tidied for SDK generators: every error is problem+json only."""
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,11 +13,15 @@ from app.auth import SCOPE_RANK, Scope, read_guard
 from app.config import Settings
 from app.errors import PROBLEM_MEDIA_TYPE, problem_responses
 from app.idempotency.openapi import document_idempotency_key
+from app.services.claims import ClaimSort
 
 # Any operation can meet these: the rate limit, and a database that is down.
 UNIVERSAL_ERRORS = (429, 503)
 UNLIMITED_PATHS = ("/healthz", "/readyz")
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Enums whose values are not identifiers ("-updated_at"): without x-enum-varnames an SDK
+# generator names their members VALUE_0, VALUE_2; with it, NEWEST_UPDATED.
+NAMED_ENUMS: tuple[type[StrEnum], ...] = (ClaimSort,)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -157,4 +162,8 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    for enum in NAMED_ENUMS:
+        if enum.__name__ in components:
+            enum_schema = components[enum.__name__]
+            enum_schema["x-enum-varnames"] = [enum(v).name.upper() for v in enum_schema["enum"]]
     return schema
