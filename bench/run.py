@@ -94,8 +94,9 @@ class Run:
         self.meta: dict[str, Any] = {}
 
     def measure(self, url: str, **labels: Any) -> dict[str, Any]:
-        """One warm-up second, then the measured run."""
-        wrk(url, connections=self.opts.connections, duration=1)
+        """A warm-up run, then the measured run."""
+        if self.opts.warmup:
+            wrk(url, connections=self.opts.connections, duration=self.opts.warmup)
         result = wrk(url, connections=self.opts.connections, duration=self.opts.duration)
         row = {**labels, **result, "loadavg": loadavg()}
         self.rows.append(row)
@@ -292,10 +293,11 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--sizes", default="10000,100000", help="claims, comma-separated")
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections for reads")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-writes", action="store_true")
     parser.add_argument("--check-writes", action="store_true",

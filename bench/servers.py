@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -31,6 +32,7 @@ class Server:
     ready_path: str = "/"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log: BinaryIO | None = None
 
     @property
     def base(self) -> str:
@@ -38,7 +40,7 @@ class Server:
 
     def start(self) -> "Server":
         LOGS.mkdir(parents=True, exist_ok=True)
-        log = (LOGS / f"{self.name}.log").open("wb")
+        self.log = log = (LOGS / f"{self.name}.log").open("wb")
         argv = [a.replace("{port}", str(self.port)) for a in self.argv]
         self.process = subprocess.Popen(
             argv, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
@@ -64,14 +66,15 @@ class Server:
         return 0.0
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.log is not None:
+            self.log.close()
 
     def __enter__(self) -> "Server":
         return self.start()
