@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Integer, column, delete, exists, func, literal_column, text
 from sqlmodel import Session, col, select
 
@@ -133,7 +134,7 @@ def _write_tags(session: Session, claim: Claim) -> None:
 def list_claims(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
 ) -> tuple[list[ClaimPublic], str | None]:
-    query = select(Claim).where(*_conditions(session, filters))
+    query = select(*_PUBLIC_COLUMNS).where(*_conditions(session, filters))
     if cursor:
         value, claim_id = decode_cursor(cursor, sort.value, datetime)
         query = query.where(
@@ -144,13 +145,19 @@ def list_claims(
         if sort.descending
         else (sort.column.asc(), col(Claim.id).asc())
     )
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
+    rows = session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings().all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(sort.value, getattr(last, sort.field_name), last.id)  # type: ignore[arg-type]
-    return [ClaimPublic.model_validate(row, from_attributes=True) for row in rows], next_cursor
+        next_cursor = encode_cursor(sort.value, last[sort.field_name], last["id"])
+    return _CLAIM_LIST.validate_python(rows), next_cursor
+
+
+# Plain rows validated in one call of pydantic's core: no ORM identity map or per-row
+# model_validate (2.2 ms -> 0.7 ms CPU for a page of 20, bench/RESULTS.md).
+_PUBLIC_COLUMNS = [Claim.__table__.c[name] for name in ClaimPublic.model_fields]  # type: ignore[attr-defined]
+_CLAIM_LIST = TypeAdapter(list[ClaimPublic])
 
 
 def _conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[bool]]:
