@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "claims-api needs Python 3.11 or newer (set PYTHON=...)")'
@@ -35,3 +35,22 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache claims.db claims.db-wal claims.db-shm
+
+# The benchmark (bench/README.md): installs wrk (apt) and bench/.venv (Datasette, matplotlib,
+# py-spy) when missing, builds cached archives under bench/.data/, writes bench/RESULTS.md.
+BENCH_SIZES   ?= 10000,100000
+BENCH_ENGINES ?= sqlite,postgresql
+BENCH_SECONDS ?= 8
+
+bench/.venv/.installed-stamp: bench/requirements.txt
+	$(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: install bench/.venv/.installed-stamp
+	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) --engines $(BENCH_ENGINES) --duration $(BENCH_SECONDS)
+	$(BIN)/python -m bench.report
+
+bench-quick: install bench/.venv/.installed-stamp ## 10k claims, SQLite, 3 s a scenario
+	$(BIN)/python -m bench.run --sizes 10000 --engines sqlite --duration 3 --out bench/.data/quick.json
+	$(BIN)/python -m bench.report bench/.data/quick.json --out bench/.data/QUICK.md

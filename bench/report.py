@@ -1,0 +1,225 @@
+"""Turn bench/results/latest.json into bench/RESULTS.md tables (and call the plot).
+
+    python -m bench.report [results.json] [--out bench/RESULTS.md]
+
+The notes on targets and profiles live in bench/NOTES.md and are appended as written, so
+a rerun refreshes the numbers without losing the analysis.
+"""
+
+import argparse
+import json
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+READS = ["disputed", "denied_by_state_media", "search", "deep_page", "claim"]
+PEERS = ["datasette", "minimal-fastapi", "minimal-starlette"]
+TARGET_SIZE = 100_000
+
+
+def _index(rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {(r["claims"], r["engine"], r["server"], r["scenario"]): r for r in rows}
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def service_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[str]) -> str:
+    idx = _index(rows)
+    out = [
+        "| claims | engine | scenario | req/s | p50 ms | p99 ms | errors | load avg (1 min) |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for size in sizes:
+        for engine in engines:
+            for scenario in [*READS, "stance_posts"]:
+                r = idx.get((size, engine, "claims-api", scenario))
+                if r is None:
+                    continue
+                out.append(
+                    f"| {size:,} | {engine} | {scenario} | {_fmt(r['rps'])} | "
+                    f"{_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {r['errors']} | "
+                    f"{r['loadavg'][0]:.1f} |"
+                )
+    return "\n".join(out)
+
+
+def peer_table(rows: list[dict[str, Any]], size: int) -> str:
+    idx = _index(rows)
+    out = [
+        "| scenario | claims-api req/s | "
+        + " | ".join(f"{p} req/s | ratio" for p in PEERS)
+        + " | claims-api p50 ms | "
+        + " | ".join(f"{p} p50 ms" for p in PEERS)
+        + " |",
+        "|---|---:|" + "---:|---:|" * len(PEERS) + "---:|" + "---:|" * len(PEERS),
+    ]
+    for scenario in READS:
+        ours = idx.get((size, "sqlite", "claims-api", scenario))
+        if ours is None:
+            continue
+        cells = [scenario, _fmt(ours["rps"])]
+        p50s = [_fmt(ours["p50_ms"], 2)]
+        for peer in PEERS:
+            theirs = idx.get((size, "sqlite", peer, scenario))
+            if theirs is None:
+                cells += ["-", "-"]
+                p50s.append("-")
+                continue
+            cells += [_fmt(theirs["rps"]), f"{ours['rps'] / theirs['rps']:.2f}x"]
+            p50s.append(_fmt(theirs["p50_ms"], 2))
+        out.append("| " + " | ".join(cells + p50s) + " |")
+    return "\n".join(out)
+
+
+def scaling_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[str]) -> str:
+    idx = _index(rows)
+    smallest = min(sizes)
+    out = [
+        "| engine | scenario | "
+        + " | ".join(f"p50 ms @ {s:,}" for s in sizes)
+        + f" | largest / {smallest:,} |",
+        "|---|---|" + "---:|" * (len(sizes) + 1),
+    ]
+    for engine in engines:
+        for scenario in READS:
+            cells = [idx.get((s, engine, "claims-api", scenario)) for s in sizes]
+            if not any(cells):
+                continue
+            values = [c["p50_ms"] if c else None for c in cells]
+            ratio = "-"
+            if values[0] and values[-1]:
+                ratio = f"{values[-1] / values[0]:.2f}x"
+            cells_text = " | ".join(_fmt(v, 2) for v in values)
+            out.append(f"| {engine} | {scenario} | {cells_text} | {ratio} |")
+    return "\n".join(out)
+
+
+def engine_table(rows: list[dict[str, Any]], sizes: list[int]) -> str:
+    idx = _index(rows)
+    out = [
+        "| claims | scenario | SQLite p50 ms | PostgreSQL p50 ms | PG/SQLite p50 | "
+        "SQLite req/s | PostgreSQL req/s |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for size in sizes:
+        for scenario in [*READS, "stance_posts"]:
+            a = idx.get((size, "sqlite", "claims-api", scenario))
+            b = idx.get((size, "postgresql", "claims-api", scenario))
+            if not (a and b):
+                continue
+            out.append(
+                f"| {size:,} | {scenario} | {_fmt(a['p50_ms'], 2)} | {_fmt(b['p50_ms'], 2)} | "
+                f"{b['p50_ms'] / a['p50_ms']:.2f}x | {_fmt(a['rps'])} | {_fmt(b['rps'])} |"
+            )
+    return "\n".join(out)
+
+
+def other_table(rows: list[dict[str, Any]]) -> str:
+    out = ["| claims | engine | what | value |", "|---:|---|---|---|"]
+    for r in rows:
+        if r["scenario"] == "peak_rss_mb":
+            what = f"peak RSS of {r['server']}"
+            out.append(f"| {r['claims']:,} | {r['engine']} | {what} | {r['mb']:.0f} MB |")
+        elif r["scenario"] == "bulk_load":
+            note = " (measured when the cached archive was built)" if r.get("cached") else ""
+            out.append(
+                f"| {r['claims']:,} | {r['engine']} | {r['server']}: {r['stances']:,} stances "
+                f"in {r['seconds']:.1f} s{note} | {r['stances_per_s']:,.0f} stances/s |"
+            )
+        elif r["scenario"] == "stance_posts" and "check" in r:
+            out.append(
+                f"| {r['claims']:,} | {r['engine']} | `claims-api check` after the POSTs | "
+                f"{r['check']} |"
+            )
+    return "\n".join(out)
+
+
+def render(result: dict[str, Any]) -> str:
+    rows = result["rows"]
+    sizes = sorted({r["claims"] for r in rows})
+    engines = [e for e in ("sqlite", "postgresql") if any(r["engine"] == e for r in rows)]
+    peer_size = TARGET_SIZE if TARGET_SIZE in sizes else max(sizes)
+    m, v, s = result["machine"], result["versions"], result["settings"]
+    parts = [
+        "# Benchmark results",
+        "",
+        "Generated by `make bench` (bench/run.py, then bench/report.py); the analysis is in "
+        "bench/NOTES.md, appended below. How the bench works: bench/README.md.",
+        "",
+        f"- Run: {result['started_at']} to {result['finished_at']} (UTC)",
+        f"- Command: `{result['command']}`",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, Linux {m['kernel']}; "
+        "shared with other developers' test runs, so absolute numbers are noisy: compare "
+        "the ratios within this run.",
+        f"- Load average (1, 5, 15 min) before: {result['loadavg_before']}, after: "
+        f"{result['loadavg_after']}; each row below also records the 1-minute load when it ran.",
+        "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- wrk: 1 thread, {s['read_connections']} connections for reads, "
+        f"{s['write_clients']} for writes, {s['duration_s']} s per scenario after 1 s of "
+        f"warm-up; the service runs one uvicorn worker (no rate limit, no webhook sender).",
+        "",
+        f"## Service against peers (SQLite, {peer_size:,} claims, same run)",
+        "",
+        "Ratio = claims-api req/s divided by the peer's. Datasette runs the equivalent SQL as "
+        "canned queries on the same file; the minimal apps return the service's own bytes.",
+        "",
+        peer_table(rows, peer_size),
+        "",
+        "## The service, every scenario",
+        "",
+        service_table(rows, sizes, engines),
+        "",
+        "## Scaling with archive size (p50)",
+        "",
+        scaling_table(rows, sizes, engines),
+        "",
+        "![latency and throughput against archive size](scaling.png)",
+        "",
+        "## PostgreSQL against SQLite",
+        "",
+        engine_table(rows, sizes),
+        "",
+        "## Memory and loading",
+        "",
+        other_table(rows),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results", nargs="?", type=Path, default=ROOT / "bench/results/latest.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS.md")
+    parser.add_argument("--no-plot", action="store_true")
+    opts = parser.parse_args()
+    result = json.loads(opts.results.read_text())
+    text = render(result)
+    notes = ROOT / "bench/NOTES.md"
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    opts.out.write_text(text)
+    if not opts.no_plot:
+        plot = ROOT / "bench/.venv/bin/python"
+        if plot.exists():
+            subprocess.run(
+                [str(plot), str(ROOT / "bench/plot.py"), str(opts.results),
+                 str(opts.out.parent / "scaling.png")],
+                check=True,
+            )  # fmt: skip
+    print(f"wrote {opts.out}")
+
+
+def by_size(rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        grouped[r["claims"]].append(r)
+    return grouped
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""The benchmark: the service against its peers, on the same archives, in one run.
+
+    python -m bench.run --sizes 10000,100000 --engines sqlite,postgresql
+
+For each size and engine: build (or reuse) the archive, serve it with the service on
+loopback and drive each read scenario with wrk (fixed connections and duration), then
+the stance-POST scenario on a scratch copy. On SQLite the peers follow on the same data:
+Datasette with the equivalent canned queries, and minimal FastAPI and Starlette apps
+answering the service's own response bytes. Results go to bench/results/latest.json;
+bench/report.py turns them into RESULTS.md and the plot.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bench import build, servers
+from bench.scenarios import (
+    SEARCH_WORD,
+    Scenario,
+    datasette_metadata,
+    datasette_url,
+    pick_params,
+    read_scenarios,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+WRK_TIMEOUT = "5s"
+WRITE_CLIENTS = 8
+
+
+def uptime() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def loadavg() -> list[float]:
+    return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    # Debian's wrk; we run as root in the dev and CI containers.
+    subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "update"], check=True, capture_output=True, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def wrk(
+    url: str, *, connections: int, duration: float, script: str = "bench/wrk/report.lua",
+    args: list[str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    argv = [
+        "wrk", "-t", "1", "-c", str(connections), "-d", f"{int(duration)}s",
+        "--timeout", WRK_TIMEOUT, "-s", script, url,
+    ]  # fmt: skip
+    if args:
+        argv += ["--", *args]
+    done = subprocess.run(
+        argv, cwd=ROOT, capture_output=True, text=True, timeout=duration + 30, check=True
+    )
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("{")][-1]
+    raw = json.loads(line)
+    seconds = raw["duration_us"] / 1e6
+    errors = sum(raw[k] for k in raw if k.startswith("errors_"))
+    return {
+        "rps": raw["requests"] / seconds,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": errors,
+    }
+
+
+class Run:
+    def __init__(self, opts: argparse.Namespace) -> None:
+        self.opts = opts
+        self.rows: list[dict[str, Any]] = []
+        self.meta: dict[str, Any] = {}
+
+    def measure(self, url: str, **labels: Any) -> dict[str, Any]:
+        """A warm-up run, then the measured run."""
+        if self.opts.warmup:
+            wrk(url, connections=self.opts.connections, duration=self.opts.warmup)
+        result = wrk(url, connections=self.opts.connections, duration=self.opts.duration)
+        row = {**labels, **result, "loadavg": loadavg()}
+        self.rows.append(row)
+        print(
+            f"  {labels['server']:<18} {labels['scenario']:<22} {result['rps']:8.0f} req/s  "
+            f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+            f"errors {result['errors']}",
+            flush=True,
+        )
+        return row
+
+    def service_reads(self, archive: build.Archive, scenarios: list[Scenario]) -> dict[str, str]:
+        """Each read scenario against the service; returns the bodies it answered."""
+        labels = {"claims": archive.claims, "engine": archive.engine}
+        bodies = {}
+        with servers.claims_api(archive.url, f"claims-api-{archive.engine}") as server:
+            for scenario in scenarios:
+                answer = httpx.get(server.base + scenario.app_url, timeout=30)
+                if answer.status_code != 200 or not answer.json():
+                    raise RuntimeError(f"{scenario.name}: {answer.status_code} {answer.text[:200]}")
+                bodies[scenario.app_url] = answer.text
+                self.measure(
+                    server.base + scenario.app_url, **labels, server="claims-api",
+                    scenario=scenario.name,
+                )  # fmt: skip
+            rss = server.peak_rss_mb()
+        self.rows.append({**labels, "server": "claims-api", "scenario": "peak_rss_mb", "mb": rss})
+        print(f"  claims-api peak RSS {rss:.0f} MB", flush=True)
+        return bodies
+
+    def service_writes(self, archive: build.Archive, hot_claims: list[int]) -> None:
+        from app.auth import Scope, create_key
+        from app.config import Settings
+        from app.db import make_engine
+
+        labels = {"claims": archive.claims, "engine": archive.engine, "server": "claims-api"}
+        url, drop = build.scratch_copy(archive, f"{archive.engine}-{archive.claims}")
+        try:
+            engine = make_engine(Settings(database_url=url))
+            key = create_key(engine=engine, scope=Scope.write, name="bench")
+            engine.dispose()
+            with servers.claims_api(url, f"claims-api-{archive.engine}-writes") as server:
+                result = wrk(
+                    server.base, connections=WRITE_CLIENTS, duration=self.opts.duration,
+                    script="bench/wrk/post_stance.lua",
+                    args=[key, ",".join(map(str, hot_claims)), str(build_sources())],
+                )  # fmt: skip
+            row = {**labels, "scenario": "stance_posts", **result, "loadavg": loadavg()}
+            if self.opts.check_writes:
+                done = subprocess.run(
+                    [str(ROOT / ".venv" / "bin" / "claims-api"), "check"],
+                    env={**os.environ, "CLAIMS_DATABASE_URL": url},
+                    capture_output=True, text=True, timeout=600,
+                )  # fmt: skip
+                row["check"] = done.stdout.strip().splitlines()[-1]
+            self.rows.append(row)
+            print(
+                f"  claims-api         stance_posts ({WRITE_CLIENTS} clients) {result['rps']:6.0f} "
+                f"req/s  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                f"errors {result['errors']}  {row.get('check', '')}",
+                flush=True,
+            )
+        finally:
+            drop()
+
+    def peers(
+        self, archive: build.Archive, scenarios: list[Scenario], bodies: dict[str, str]
+    ) -> None:
+        labels = {"claims": archive.claims, "engine": archive.engine}
+        work = build.DATA / "peers"
+        work.mkdir(parents=True, exist_ok=True)
+        responses = work / f"responses-{archive.claims}.json"
+        responses.write_text(json.dumps(bodies))
+        for kind in ("fastapi", "starlette"):
+            with servers.minimal(kind, responses) as server:
+                for scenario in scenarios:
+                    answer = httpx.get(server.base + scenario.app_url, timeout=30)
+                    assert answer.text == bodies[scenario.app_url], scenario.name
+                    self.measure(
+                        server.base + scenario.app_url, **labels, server=f"minimal-{kind}",
+                        scenario=scenario.name,
+                    )  # fmt: skip
+        db_path = Path(sa.make_url(archive.url).database or "")
+        metadata = work / f"datasette-{archive.claims}.json"
+        datasette_metadata(db_path.stem, metadata)
+        with servers.datasette(db_path, metadata) as server:
+            for scenario in scenarios:
+                url = server.base + datasette_url(db_path.stem, scenario)
+                answer = httpx.get(url, timeout=30)
+                if answer.status_code != 200 or not answer.json():
+                    raise RuntimeError(f"datasette {scenario.name}: {answer.text[:300]}")
+                self.measure(url, **labels, server="datasette", scenario=scenario.name)
+            self.rows.append(
+                {**labels, "server": "datasette", "scenario": "peak_rss_mb",
+                 "mb": server.peak_rss_mb()}
+            )  # fmt: skip
+
+    def import_rate(self, claims: int) -> None:
+        """`claims-api import` of the same archive as NDJSON, once that command exists."""
+        cli = str(ROOT / ".venv" / "bin" / "claims-api")
+        if "import" not in subprocess.run([cli, "--help"], capture_output=True, text=True).stdout:
+            return
+        from bench.ndjson import write
+
+        path = build.DATA / f"archive-{build.VERSION}-{claims}.ndjson"
+        if not path.exists():
+            with path.with_suffix(".partial").open("w", encoding="utf-8") as out:
+                write(claims, out)
+            path.with_suffix(".partial").rename(path)
+        stances = sum(1 for line in path.open(encoding="utf-8") if '"type":"stance"' in line)
+        target = build.DATA / f"import-{claims}.db"
+        for leftover in build.DATA.glob(target.name + "*"):
+            leftover.unlink()
+        env = {**os.environ, "CLAIMS_DATABASE_URL": f"sqlite:///{target}"}
+        subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)
+        started = time.perf_counter()
+        subprocess.run([cli, "import", str(path)], env=env, check=True, capture_output=True,
+                       timeout=1800)  # fmt: skip
+        seconds = time.perf_counter() - started
+        self.rows.append(
+            {"claims": claims, "engine": "sqlite", "server": "claims-api import",
+             "scenario": "bulk_load", "stances": stances, "seconds": seconds,
+             "stances_per_s": stances / seconds}
+        )  # fmt: skip
+        print(f"  claims-api import: {stances / seconds:.0f} stances/s", flush=True)
+        for leftover in build.DATA.glob(target.name + "*"):
+            leftover.unlink()
+
+    def run(self) -> None:
+        for size in self.opts.sizes:
+            for engine in self.opts.engines:
+                print(f"== {size} claims on {engine} (load {loadavg()})", flush=True)
+                started = time.perf_counter()
+                archive = build.build(engine, size)
+                if archive.built:
+                    self.rows.append(
+                        {"claims": size, "engine": engine, "server": "bench loader",
+                         "scenario": "bulk_load", "stances": archive.built.stances,
+                         "seconds": archive.built.seconds,
+                         "stances_per_s": archive.built.stances_per_second,
+                         "cached": archive.cached}
+                    )  # fmt: skip
+                print(f"  archive ready in {time.perf_counter() - started:.1f}s", flush=True)
+                params = pick_params(archive.url)
+                scenarios = read_scenarios(params)
+                bodies = self.service_reads(archive, scenarios)
+                if not self.opts.no_writes:
+                    self.service_writes(archive, params.hot_claims)
+                if engine == "sqlite" and not self.opts.no_peers:
+                    self.peers(archive, scenarios, bodies)
+            if "sqlite" in self.opts.engines and size <= self.opts.import_max:
+                self.import_rate(size)
+
+
+def build_sources() -> int:
+    from bench.generate import SOURCES
+
+    return SOURCES
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    found = {"python": platform.python_version()}
+    for package in ("fastapi", "starlette", "pydantic", "sqlalchemy", "uvicorn", "psycopg"):
+        found[package] = version(package)
+    datasette = servers.BENCH_VENV / "datasette"
+    if datasette.exists():
+        found["datasette"] = subprocess.run(
+            [str(datasette), "--version"], capture_output=True, text=True
+        ).stdout.split()[-1]
+    found["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+    found["sqlite"] = __import__("sqlite3").sqlite_version
+    try:
+        engine = sa.create_engine(build.POSTGRES_ADMIN_URL)
+        with engine.connect() as conn:
+            found["postgresql"] = conn.execute(sa.text("SHOW server_version")).scalar_one()
+        engine.dispose()
+    except sa.exc.OperationalError:
+        pass
+    return found
+
+
+def machine() -> dict[str, Any]:
+    cpu = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln]
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "cpu": cpu[0].split(":", 1)[1].strip() if cpu else platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(mem) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+    }
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="claims, comma-separated")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections for reads")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--check-writes", action="store_true",
+                        help="run `claims-api check` on the database after the POSTs")  # fmt: skip
+    parser.add_argument("--import-max", type=int, default=100_000,
+                        help="largest size to time `claims-api import` at")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    opts = parser.parse_args(argv)
+    opts.sizes = [int(s) for s in opts.sizes.split(",")]
+    opts.engines = opts.engines.split(",")
+    ensure_wrk()
+    started = datetime.now(UTC)
+    run = Run(opts)
+    load_before = loadavg()
+    run.run()
+    result = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "loadavg_before": load_before,
+        "loadavg_after": loadavg(),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": {
+            "duration_s": opts.duration,
+            "read_connections": opts.connections,
+            "write_clients": WRITE_CLIENTS,
+            "search_word": SEARCH_WORD,
+        },
+        "rows": run.rows,
+    }
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(f"results in {opts.out}")
+    return opts.out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The read scenarios: each one's URL on the service, and the equivalent canned query for
+Datasette, with parameters picked from the archive itself (the same rows on both engines).
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from app.pagination import encode_cursor
+from bench.generate import PLACES
+
+SEARCH_WORD = PLACES[2]  # "Aleppo": in about 1.5% of claims, as a place name is
+HOT_CLAIMS = 20
+LIST_COLUMNS = (
+    "id, text, language, place, occurred_at, tags, status, asserting_sources, "
+    "denying_sources, created_at, updated_at"
+)
+PAGE = 20
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    app_url: str
+    datasette_query: str  # canned query name
+    datasette_params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Params:
+    deep_updated_at: object  # aware datetime, for the service's cursor
+    deep_updated_at_raw: str  # as SQLite stores it, for Datasette
+    deep_id: int
+    claim_id: int
+    hot_claims: list[int]
+
+
+def pick_params(url: str) -> Params:
+    """A deep cursor halfway down the disputed list, a claim with several current stances,
+    and the newest claims as the hot ones the writers pile onto."""
+    engine = sa.create_engine(url)
+    claim = sa.table(
+        "claim", sa.column("id"), sa.column("status"), sa.column("asserting_sources"),
+        sa.column("denying_sources"),
+    )  # fmt: skip
+    try:
+        with engine.connect() as conn:
+            disputed = conn.execute(
+                sa.text("SELECT count(*) FROM claim WHERE status = 'disputed'")
+            ).scalar_one()
+            deep_id = conn.execute(
+                sa.text(
+                    "SELECT id FROM claim WHERE status = 'disputed' "
+                    "ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET :k"
+                ),
+                {"k": disputed // 2},
+            ).scalar_one()
+            total = conn.execute(sa.text("SELECT max(id) FROM claim")).scalar_one()
+            claim_id = conn.execute(
+                sa.select(claim.c.id)
+                .where(claim.c.id >= total // 2)
+                .where(claim.c.asserting_sources + claim.c.denying_sources >= 4)
+                .order_by(claim.c.id)
+                .limit(1)
+            ).scalar_one()
+            hot = list(
+                conn.execute(
+                    sa.select(claim.c.id).order_by(claim.c.id.desc()).limit(HOT_CLAIMS)
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+    # The stored timestamp, read through the app's own column type (timezone-aware).
+    from sqlmodel import Session
+
+    from app.config import Settings
+    from app.db import make_engine
+    from app.models import Claim
+
+    app_engine = make_engine(Settings(database_url=url))
+    try:
+        with Session(app_engine) as session:
+            updated_at = session.get(Claim, deep_id).updated_at  # type: ignore[union-attr]
+    finally:
+        app_engine.dispose()
+    raw = ""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(sa.make_url(url).database or "") as conn:
+            row = conn.execute("SELECT updated_at FROM claim WHERE id = ?", (deep_id,))
+            raw = row.fetchone()[0]
+    return Params(updated_at, raw, deep_id, claim_id, hot)
+
+
+def read_scenarios(params: Params) -> list[Scenario]:
+    cursor = encode_cursor("-updated_at", params.deep_updated_at, params.deep_id)
+    return [
+        Scenario("disputed", "/claims?status=disputed&limit=20", "disputed", {}),
+        Scenario(
+            "denied_by_state_media",
+            "/claims?stance=denies&source_kind=state_media&limit=20",
+            "denied_by_state_media",
+            {},
+        ),
+        Scenario(
+            "search", f"/claims?q={SEARCH_WORD}&limit=20", "search", {"q": f'"{SEARCH_WORD}"'}
+        ),
+        Scenario(
+            "deep_page",
+            "/claims?" + urlencode({"status": "disputed", "limit": 20, "cursor": cursor}),
+            "deep_page",
+            {"t": params.deep_updated_at_raw, "i": str(params.deep_id)},
+        ),
+        Scenario("claim", f"/claims/{params.claim_id}", "claim", {"id": str(params.claim_id)}),
+    ]
+
+
+def datasette_url(database: str, scenario: Scenario) -> str:
+    query = urlencode({"_shape": "array", **scenario.datasette_params})
+    return f"/{database}/{scenario.datasette_query}.json?{query}"
+
+
+_LIST = f"SELECT {LIST_COLUMNS} FROM claim WHERE {{where}} ORDER BY updated_at DESC, id DESC"
+CANNED_QUERIES = {
+    "disputed": _LIST.format(where="status = 'disputed'") + f" LIMIT {PAGE + 1}",
+    "denied_by_state_media": _LIST.format(
+        where="EXISTS (SELECT 1 FROM stance JOIN source ON source.id = stance.source_id "
+        "WHERE stance.claim_id = claim.id AND stance.is_current "
+        "AND stance.stance = 'denies' AND source.kind = 'state_media')"
+    )
+    + f" LIMIT {PAGE + 1}",
+    "search": _LIST.format(where="id IN (SELECT rowid FROM claim_fts WHERE claim_fts MATCH :q)")
+    + f" LIMIT {PAGE + 1}",
+    "deep_page": _LIST.format(where="status = 'disputed' AND (updated_at, id) < (:t, :i)")
+    + f" LIMIT {PAGE + 1}",
+    "claim": (
+        "SELECT claim.*, stance.id AS stance_id, stance.source_id, stance.stance, "
+        "stance.stated_at, stance.url, stance.quote, stance.reported_via, stance.note, "
+        "stance.is_current, stance.created_at AS stance_created_at, source.name, source.kind, "
+        "source.affiliation FROM claim LEFT JOIN stance ON stance.claim_id = claim.id "
+        "AND stance.is_current LEFT JOIN source ON source.id = stance.source_id "
+        "WHERE claim.id = :id ORDER BY stance.stated_at DESC, stance.id DESC"
+    ),
+}
+
+
+def datasette_metadata(database: str, path: Path) -> None:
+    queries = {name: {"sql": sql} for name, sql in CANNED_QUERIES.items()}
+    path.write_text(json.dumps({"databases": {database: {"queries": queries}}}, indent=2))
