@@ -232,3 +232,31 @@ def test_migration_round_trips_and_matches_the_model(app: FastAPI) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, SQLModel.metadata)
     assert [change for change in diff if "verdict" in repr(change)] == []
+
+
+def test_conditional_requests_on_the_verdict(client: TestClient, auth: dict[str, str]) -> None:
+    claim = make_claim(client, auth)
+    url = f"/claims/{claim['id']}/verdict"
+    checker = make_source(client, auth, "Fact check desk", "news_outlet")
+    body = {**VERDICT, "source_id": checker["id"]}
+    # No verdict yet: nothing for If-Match to match, so 412 and nothing is written.
+    refused = client.put(url, headers={**auth, "If-Match": "*"}, json=body)
+    assert (refused.status_code, refused.json()["type"]) == (412, "/problems/precondition-failed")
+    assert client.get(url).status_code == 404
+
+    etag = client.put(url, headers=auth, json=body).headers["etag"]
+    read = client.get(url)
+    assert read.headers["etag"] == etag
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+    changed = {**body, "rating": "false"}
+    replaced = client.put(url, headers={**auth, "If-Match": etag}, json=changed)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.headers["etag"] not in (etag, None)
+    stale = client.put(url, headers={**auth, "If-Match": etag}, json=body)
+    assert stale.status_code == 412
+    assert client.delete(url, headers={**auth, "If-Match": etag}).status_code == 412
+    assert client.get(url).json()["rating"] == "false"
+    fresh = replaced.headers["etag"]
+    assert client.delete(url, headers={**auth, "If-Match": fresh}).status_code == 204
+    assert client.get(url).status_code == 404

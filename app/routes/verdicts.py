@@ -14,12 +14,29 @@ from app.claimreview import (
     JSONLD_SCHEMA,
     ClaimReviewIn,
 )
+from app.conditional import (
+    IfNoneMatch,
+    PreconditionFailed,
+    if_match,
+    read_responses,
+    respond,
+    tagged,
+    write_responses,
+)
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
 from app.models import Claim, VerdictPublic
 from app.services import claimreview as claimreview_service
 from app.services.claimreview import ClaimReviewImport
-from app.verdicts import VerdictOutcome, VerdictPut, delete_verdict, get_verdict, put_verdict
+from app.services.stances import lock_claim
+from app.verdicts import (
+    VerdictOutcome,
+    VerdictPut,
+    delete_verdict,
+    find_verdict,
+    get_verdict,
+    put_verdict,
+)
 
 router = APIRouter(tags=["verdicts"], dependencies=[ReadAccess])
 
@@ -83,11 +100,26 @@ def jsonld_response(*, request: Request, session: Session, claim: Claim) -> Resp
     "/claims/{claim_id}/verdict",
     operation_id="get_verdict",
     response_model=VerdictPublic,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **read_responses()},
 )
-def read_verdict(claim_id: str, session: ReadSession) -> VerdictPublic:
+def read_verdict(
+    claim_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
+) -> VerdictPublic | Response:
     """The fact-checker's verdict on the claim; 404 when it has none."""
-    return get_verdict(session=session, claim_id=claim_id)
+    return respond(response, get_verdict(session=session, claim_id=claim_id), if_none_match)
+
+
+def _current_verdict(session: Session, claim_id: str) -> VerdictPublic:
+    """The verdict as GET shows it, its claim row locked for the write that follows. With
+    no verdict there is no representation to match: 412 (RFC 9110 13.1.1), not 404."""
+    claim = lock_claim(session=session, claim_id=claim_id)
+    verdict = find_verdict(session=session, claim_id=claim.id)  # type: ignore[arg-type]
+    if verdict is None:
+        raise PreconditionFailed(f"Claim '{claim_id}' has no verdict for If-Match to match.")
+    return verdict
+
+
+VerdictUnchanged = Annotated[None, if_match(_current_verdict, "claim_id")]
 
 
 @router.put(
@@ -97,10 +129,16 @@ def read_verdict(claim_id: str, session: ReadSession) -> VerdictPublic:
     responses={
         201: {"model": VerdictPublic, "description": "Created"},
         **problem_responses(401, 403, 404, 413, 422),
+        **write_responses(),
     },
 )
 def write_verdict(
-    claim_id: str, data: VerdictPut, response: Response, session: WriteSession, _key: WriteKey
+    claim_id: str,
+    data: VerdictPut,
+    response: Response,
+    session: WriteSession,
+    _key: WriteKey,
+    _unchanged: VerdictUnchanged,
 ) -> VerdictPublic:
     """Publish or replace the claim's verdict: 201 when it is the first, 200 after.
     A verdict equal to the current one changes nothing (no event, same `updated_at`)."""
@@ -108,16 +146,18 @@ def write_verdict(
     if outcome == VerdictOutcome.created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"/claims/{verdict.claim_id}/verdict"
-    return verdict
+    return tagged(response, verdict)
 
 
 @router.delete(
     "/claims/{claim_id}/verdict",
     operation_id="delete_verdict",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404),
+    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
 )
-def withdraw_verdict(claim_id: str, session: WriteSession, _key: WriteKey) -> None:
+def withdraw_verdict(
+    claim_id: str, session: WriteSession, _key: WriteKey, _unchanged: VerdictUnchanged
+) -> None:
     """Withdraw the claim's verdict; the claim's `updated_at` moves."""
     delete_verdict(session=session, claim_id=claim_id)
 
