@@ -206,7 +206,8 @@ class Run:
             with path.with_suffix(".partial").open("w", encoding="utf-8") as out:
                 write(claims, out)
             path.with_suffix(".partial").rename(path)
-        stances = sum(1 for line in path.open(encoding="utf-8") if '"type":"stance"' in line)
+        with path.open(encoding="utf-8") as archive:
+            stances = sum(1 for line in archive if '"type":"stance"' in line)
         target = build.DATA / f"import-{claims}.db"
         for leftover in build.DATA.glob(target.name + "*"):
             leftover.unlink()

@@ -59,6 +59,9 @@ def world(app: FastAPI, client: TestClient) -> dict[str, str]:
     source = make_source(client, admin, "Syrian state media", kind="state_media")
     claim = make_claim(client, admin)
     stance = add_stance(client, admin, claim["id"], source["id"], "denies")
+    verdict = {"source_id": source["id"], "rating": "false"}
+    answer = client.put(f"/claims/{claim['id']}/verdict", headers=admin, json=verdict)
+    assert answer.status_code == 201, answer.text
     return {"claim_id": claim["id"], "source_id": source["id"], "stance_id": stance["id"]}
 
 
