@@ -16,7 +16,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictFloat,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from app.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr
@@ -129,7 +131,9 @@ class JsonLdObject(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-Number = float | Annotated[str, StringConstraints(max_length=32)]
+# A number, or the string fact-checkers often publish instead ("4"); strict, so that a
+# string too long for the second is refused rather than read as the first.
+Number = StrictFloat | Annotated[str, StringConstraints(max_length=32)]
 Wording = Annotated[
     StorableStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
 ]
@@ -142,8 +146,11 @@ def _as_list(value: Any) -> Any:
 
 def _review_date(value: Any) -> Any:
     """An ISO 8601 date (read as midnight UTC) or a date-time with an offset."""
-    if not isinstance(value, str):
+    if isinstance(value, datetime):
         return value
+    if not isinstance(value, str):
+        # Not a number read as a Unix time: the document promises a string.
+        raise ValueError("must be an ISO 8601 date or date-time string, e.g. 2024-12-06")
     try:
         parsed = (
             datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
@@ -160,7 +167,16 @@ def _review_date(value: Any) -> Any:
 ReviewDate = Annotated[
     AwareDatetime,
     BeforeValidator(_review_date, json_schema_input_type=str),
-    Field(examples=["2024-12-06", "2024-12-06T10:00:00Z"]),
+    # What _review_date takes, said in the document: a date, or a date-time with an offset.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "examples": ["2024-12-06", "2024-12-06T10:00:00Z"],
+        }
+    ),
 ]
 
 

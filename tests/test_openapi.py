@@ -111,7 +111,8 @@ def test_the_errors_each_operation_can_give_are_declared(document: dict[str, Any
 
 
 def _example(document: dict[str, Any], body: dict[str, Any]) -> Any:
-    media = body["content"]["application/json"]
+    # JSON for most operations; /bulk documents its NDJSON body under its own media type.
+    media = body["content"].get("application/json") or next(iter(body["content"].values()))
     if "example" in media:
         return media["example"]
     if media.get("examples"):

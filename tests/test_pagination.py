@@ -238,7 +238,9 @@ def test_stance_histories_page_newest_first_with_ties_broken_by_id(
         add_stance(client, auth, claim, sources[n % 3], "asserts", stated_at=at)["id"]
         for n in range(7)
     ]
-    earlier = add_stance(client, auth, claim, sources[0], "denies", stated_at="2024-12-05T08:00Z")
+    earlier = add_stance(
+        client, auth, claim, sources[0], "denies", stated_at="2024-12-05T08:00:00Z"
+    )
     expected = [*made[::-1], earlier["id"]]
     assert [s["id"] for s in walk(client, f"/claims/{claim}/stances", {"limit": 2})] == expected
     by_source = [s["id"] for s in walk(client, f"/sources/{sources[0]}/stances", {"limit": 1})]

@@ -44,7 +44,7 @@ class BulkResult(BaseModel):
 
 @router.post(
     "/bulk",
-    operation_id="bulk_import",
+    operation_id="import_bulk",
     response_model=BulkResult,
     responses=problem_responses(401, 403, 409, 413, 415, 422),
     openapi_extra={
@@ -60,7 +60,7 @@ class BulkResult(BaseModel):
         }
     },
 )
-async def bulk_import(request: Request, session: WriteSession, _key: WriteKey) -> BulkResult:
+async def import_bulk(request: Request, session: WriteSession, _key: WriteKey) -> BulkResult:
     """Load sources, claims and stances from NDJSON in one transaction: a bad line is 422
     naming it, and nothing is written. Sources are matched by name; claims and stances are
     always created. Status, counts and `current` are derived as for single writes."""
