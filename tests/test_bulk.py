@@ -142,7 +142,7 @@ def test_bulk_emits_no_webhook_events(
     [
         (['{"type": "claim", "id": "c", "text": ""}'], "line 1.text", "string_too_short"),
         (['{"type": "claim", "id": "c", "text": "x"}', "not json"], "line 2", "json_invalid"),
-        (['{"type": "verdict", "id": "v"}'], "line 1", "union_tag_invalid"),
+        (['{"type": "comment", "id": "v"}'], "line 1", "union_tag_invalid"),
         (['{"type": "claim", "id": "c", "text": "x", "status": "true"}'], "line 1.status", "enum"),
         (
             ['{"type": "claim", "id": "c", "text": "x", "colour": 1}'],
@@ -174,6 +174,32 @@ def test_bulk_emits_no_webhook_events(
             ],
             "line 3.source_id",
             "unknown_source",
+        ),
+        (
+            [
+                '{"type": "source", "id": "s", "name": "A", "kind": "ngo"}',
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "nope", "source_id": "s", "rating": "false"}',
+            ],
+            "line 3.claim_id",
+            "unknown_claim",
+        ),
+        (
+            [
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "c", "source_id": "s", "rating": "false"}',
+            ],
+            "line 2.source_id",
+            "unknown_source",
+        ),
+        (
+            [
+                '{"type": "source", "id": "s", "name": "A", "kind": "ngo"}',
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "c", "source_id": "s", "rating": "fake"}',
+            ],
+            "line 3.rating",
+            "enum",
         ),
         (
             [
