@@ -1,5 +1,5 @@
-"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, claims and stances, a batch
-per transaction, in set-based statements.
+"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, claims, stances and verdicts,
+a batch per transaction, in set-based statements.
 
 The one-by-one API locks a claim and re-derives its status per stance; a bulk load of
 100,000 stances cannot afford that. Here each batch is validated whole, then written with
@@ -26,7 +26,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -51,7 +51,9 @@ from app.models import (
     affiliation_key,
     name_key,
 )
+from app.rating import Rating
 from app.status import ClaimStatus, CurrentStance, StanceKind, derive_status
+from app.verdicts import Verdict
 
 FORMAT = "claims-api-ndjson"
 VERSION = 1
@@ -130,7 +132,24 @@ class StanceRecord(_Line):
     current: bool | None = None
 
 
-Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord
+class VerdictRecord(_Line):
+    """A claim's verdict. No id of its own: a claim has one verdict, and a later verdict
+    line for the same claim replaces the earlier one, as PUT does."""
+
+    type: Literal["verdict"]
+    claim_id: FileRef
+    source_id: FileRef
+    rating: Rating
+    textual_rating: ShortText | None = None
+    explanation: LongText | None = None
+    reviewed_at: AwareDatetime | None = None
+    url: HttpUrlStr | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+
+
+Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
+DataRecord = SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
 _RECORD = TypeAdapter[Record](Annotated[Record, Field(discriminator="type")])
 
 
@@ -162,6 +181,7 @@ class ImportCounts:
     sources_matched: int = 0
     claims_created: int = 0
     stances_created: int = 0
+    verdicts_written: int = 0
 
 
 @dataclass(slots=True)
@@ -190,9 +210,7 @@ class Importer:
 
     # --- reading ---------------------------------------------------------------
 
-    def parse(
-        self, number: int, line: bytes | str
-    ) -> SourceRecord | ClaimRecord | StanceRecord | None:
+    def parse(self, number: int, line: bytes | str) -> DataRecord | None:
         """One line as a record (None for a blank line or the header); LineError if bad."""
         if not line.strip():
             return None
@@ -209,7 +227,10 @@ class Importer:
         self._check_labels(number, record)
         return record
 
-    def _check_labels(self, number: int, record: SourceRecord | ClaimRecord | StanceRecord) -> None:
+    def _check_labels(self, number: int, record: DataRecord) -> None:
+        if isinstance(record, VerdictRecord):
+            self._check_references(number, record)
+            return
         if isinstance(record, StanceRecord):
             labels = self._stance_labels
         elif isinstance(record, ClaimRecord):
@@ -224,27 +245,28 @@ class Importer:
                 "id",
             )
         if isinstance(record, StanceRecord):
-            if record.claim_id not in self._claim_labels:
-                raise LineError.one(
-                    number,
-                    f"no earlier claim line has id '{record.claim_id}'",
-                    "unknown_claim",
-                    "claim_id",
-                )
-            if record.source_id not in self._source_labels:
-                raise LineError.one(
-                    number,
-                    f"no earlier source line has id '{record.source_id}'",
-                    "unknown_source",
-                    "source_id",
-                )
+            self._check_references(number, record)
         labels.add(record.id)
+
+    def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
+        if record.claim_id not in self._claim_labels:
+            raise LineError.one(
+                number,
+                f"no earlier claim line has id '{record.claim_id}'",
+                "unknown_claim",
+                "claim_id",
+            )
+        if record.source_id not in self._source_labels:
+            raise LineError.one(
+                number,
+                f"no earlier source line has id '{record.source_id}'",
+                "unknown_source",
+                "source_id",
+            )
 
     # --- writing ---------------------------------------------------------------
 
-    def write_batch(
-        self, *, session: Session, records: list[SourceRecord | ClaimRecord | StanceRecord]
-    ) -> None:
+    def write_batch(self, *, session: Session, records: list[DataRecord]) -> None:
         """Write one batch in the session's transaction (the caller commits)."""
         conn = session.connection()
         now = utcnow()
@@ -351,6 +373,45 @@ class Importer:
             )
         self.counts.claims_created += len(claims)
         self.counts.stances_created += len(stances)
+        self._write_verdicts(rows, [r for r in records if isinstance(r, VerdictRecord)], now)
+
+    def _write_verdicts(
+        self, rows: "_DriverRows", verdicts: list[VerdictRecord], now: datetime
+    ) -> None:
+        """Verdicts replace the claim's verdict, if any, as PUT does, but leave the claim
+        alone: a verdict changes neither its status nor its counts, and the file's claim
+        line carries its own `updated_at`. No webhook event, as for the rest of a bulk."""
+        if not verdicts:
+            return
+        # The last line for a claim wins.
+        latest = {self.claim_ids[r.claim_id]: r for r in verdicts}
+        for chunk in _chunks(sorted(latest)):
+            rows.conn.execute(delete(Verdict).where(col(Verdict.claim_id).in_(chunk)))
+        try:
+            rows.insert(
+                "verdict",
+                VERDICT_COLUMNS,
+                [
+                    (
+                        claim_pk,
+                        r.rating.value,
+                        r.textual_rating,
+                        r.explanation,
+                        self.source_ids[r.source_id],
+                        rows.time(r.reviewed_at or r.created_at or now),
+                        r.url,
+                        rows.time(r.created_at or now),
+                        rows.time(r.updated_at or now),
+                    )
+                    for claim_pk, r in latest.items()
+                ],
+            )
+        except IntegrityError:
+            raise Conflict(
+                "A verdict of this batch was written by another writer at the same time; "
+                "retry the import."
+            ) from None
+        self.counts.verdicts_written += len(latest)
 
     def _write_sources(self, conn: Connection, sources: list[SourceRecord], now: datetime) -> None:
         if not sources:
@@ -416,7 +477,7 @@ def _line_errors(number: int, exc: ValidationError) -> list[FieldError]:
         loc = [str(part) for part in error.get("loc", ())]
         if error["type"] in ("json_invalid", "json_type"):
             loc = []
-        elif loc and loc[0] in ("header", "source", "claim", "stance"):
+        elif loc and loc[0] in ("header", "source", "claim", "stance", "verdict"):
             loc = loc[1:]  # the discriminator's tag, not a field of the line
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         errors.append(_field_error(number, ".".join(loc), message, str(error["type"])))
@@ -508,6 +569,17 @@ STANCE_COLUMNS = (
     "note",
     "is_current",
     "created_at",
+)
+VERDICT_COLUMNS = (
+    "claim_id",
+    "rating",
+    "textual_rating",
+    "explanation",
+    "source_id",
+    "reviewed_at",
+    "url",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -631,7 +703,7 @@ def import_lines(
     counts after each commit. A bad line raises LineError: earlier batches stay committed,
     the one holding the line is rolled back."""
     importer = importer or Importer()
-    batch: list[SourceRecord | ClaimRecord | StanceRecord] = []
+    batch: list[DataRecord] = []
     lines_in_batch = 0
     for number, line in enumerate(lines, start=1):
         lines_in_batch += 1

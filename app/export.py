@@ -19,6 +19,8 @@ from app.changes import current_position
 from app.db import utcnow
 from app.fields import PublicId
 from app.models import Claim, ClaimPublic, Source, SourcePublic, Stance
+from app.rating import Rating
+from app.verdicts import Verdict
 
 CHUNK = 1000
 
@@ -39,15 +41,30 @@ class _StanceLine(BaseModel):
     created_at: datetime
 
 
+class _VerdictLine(BaseModel):
+    """A verdict as the file carries it: its claim and reviewer by id only."""
+
+    claim_id: PublicId
+    source_id: PublicId
+    rating: Rating
+    textual_rating: str | None
+    explanation: str | None
+    reviewed_at: datetime
+    url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 def _line(kind: str, model: BaseModel) -> bytes:
     return (
         json.dumps({"type": kind, **model.model_dump(mode="json")}, ensure_ascii=False) + "\n"
     ).encode()
 
 
-def _walk(session: Session, table: type[Source | Claim | Stance]) -> Iterator[Any]:
+def _walk(session: Session, table: type[Source | Claim | Stance | Verdict]) -> Iterator[Any]:
     after = 0
-    id_column = col(table.id)
+    key = "claim_id" if table is Verdict else "id"  # a verdict is keyed by its claim
+    id_column = col(getattr(table, key))
     while True:
         rows = list(
             session.exec(select(table).where(id_column > after).order_by(id_column).limit(CHUNK))
@@ -55,12 +72,13 @@ def _walk(session: Session, table: type[Source | Claim | Stance]) -> Iterator[An
         if not rows:
             return
         yield from rows
-        after = rows[-1].id  # type: ignore[attr-defined]
+        after = getattr(rows[-1], key)
         session.expunge_all()
 
 
 def export_lines(*, engine: Engine) -> Iterator[bytes]:
-    """Header, then every source, claim and stance by id: one JSON object a line."""
+    """Header, then every source, claim and stance by id, then every verdict by claim id:
+    one JSON object a line."""
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -82,3 +100,5 @@ def export_lines(*, engine: Engine) -> Iterator[bytes]:
                 "stance",
                 _StanceLine.model_validate({**stance.model_dump(), "current": stance.is_current}),
             )
+        for verdict in _walk(session, Verdict):
+            yield _line("verdict", _VerdictLine.model_validate(verdict, from_attributes=True))

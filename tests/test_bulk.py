@@ -137,12 +137,57 @@ def test_bulk_emits_no_webhook_events(
         assert conn.execute(sa.text("SELECT COUNT(*) FROM event")).scalar_one() == 0
 
 
+@pytest.mark.parametrize("batch_size", [None, 5])
+def test_a_later_verdict_line_replaces_the_claims_verdict_without_events(
+    client: TestClient,
+    auth: dict[str, str],
+    app: FastAPI,
+    database_url: str,
+    tmp_path: Path,
+    batch_size: int | None,
+) -> None:
+    """In one batch (POST /bulk), and with the second verdict in a later batch (CLI)."""
+    verdict = {"type": "verdict", "claim_id": "c", "source_id": "f"}
+    body = ndjson(
+        {"type": "source", "id": "s", "name": "Monitor", "kind": "monitor"},
+        {"type": "source", "id": "f", "name": "Fact-check desk", "kind": "other"},
+        {"type": "claim", "id": "c", "text": "x", "updated_at": "2024-12-05T10:00:00Z"},
+        {"type": "stance", "id": "t", "claim_id": "c", "source_id": "s", "stance": "asserts"},
+        {**verdict, "rating": "false", "created_at": "2024-12-06T09:00:00Z"},
+        {**verdict, "rating": "mostly_true", "created_at": "2024-12-06T10:00:00Z"},
+    )
+    if batch_size is None:
+        response = post_bulk(client, auth, body)
+        assert response.status_code == 200, response.text
+    else:
+        path = tmp_path / "verdicts.ndjson"
+        path.write_bytes(body)
+        result = cli(database_url, tmp_path, "import", str(path), "--batch-size", str(batch_size))
+        assert result.returncode == 0, result.stderr
+    [listed] = client.get("/claims").json()["items"]
+    claim = client.get(f"/claims/{listed['id']}").json()
+    assert (claim["status"], claim["asserting_sources"], claim["updated_at"]) == (
+        "asserted",
+        1,
+        "2024-12-05T10:00:00Z",
+    )
+    assert (claim["verdict"]["rating"], claim["verdict"]["source"]["name"]) == (
+        "mostly_true",
+        "Fact-check desk",
+    )
+    # reviewed_at defaults to created_at.
+    assert claim["verdict"]["reviewed_at"] == "2024-12-06T10:00:00Z"
+    with app.state.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM verdict")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM event")).scalar_one() == 0
+
+
 @pytest.mark.parametrize(
     ("lines", "field", "code"),
     [
         (['{"type": "claim", "id": "c", "text": ""}'], "line 1.text", "string_too_short"),
         (['{"type": "claim", "id": "c", "text": "x"}', "not json"], "line 2", "json_invalid"),
-        (['{"type": "verdict", "id": "v"}'], "line 1", "union_tag_invalid"),
+        (['{"type": "comment", "id": "v"}'], "line 1", "union_tag_invalid"),
         (['{"type": "claim", "id": "c", "text": "x", "status": "true"}'], "line 1.status", "enum"),
         (
             ['{"type": "claim", "id": "c", "text": "x", "colour": 1}'],
@@ -174,6 +219,32 @@ def test_bulk_emits_no_webhook_events(
             ],
             "line 3.source_id",
             "unknown_source",
+        ),
+        (
+            [
+                '{"type": "source", "id": "s", "name": "A", "kind": "ngo"}',
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "nope", "source_id": "s", "rating": "false"}',
+            ],
+            "line 3.claim_id",
+            "unknown_claim",
+        ),
+        (
+            [
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "c", "source_id": "s", "rating": "false"}',
+            ],
+            "line 2.source_id",
+            "unknown_source",
+        ),
+        (
+            [
+                '{"type": "source", "id": "s", "name": "A", "kind": "ngo"}',
+                '{"type": "claim", "id": "c", "text": "x"}',
+                '{"type": "verdict", "claim_id": "c", "source_id": "s", "rating": "fake"}',
+            ],
+            "line 3.rating",
+            "enum",
         ),
         (
             [

@@ -23,8 +23,18 @@ def second_database(
     yield from empty_database(request, database_url, tmp_path)
 
 
-def _build(client: TestClient, auth: dict[str, str]) -> None:
-    """A history with gaps in the ids, edits, a mind changed, ties and back-dated stances."""
+VERDICT = {
+    "rating": "mostly_false",
+    "textual_rating": "Misleading",
+    "explanation": "The city centre was not breached that day.",
+    "url": "https://factcheck.example.org/x",
+    "reviewed_at": "2024-12-06T10:00:00Z",
+}
+
+
+def _build(client: TestClient, auth: dict[str, str]) -> str:
+    """A history with gaps in the ids, edits, a mind changed, ties, back-dated stances and
+    a verdict replaced once; returns the id of the claim with the verdict."""
     state = make_source(client, auth, "Syrian state media", "state_media", "Syrian government")
     hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
     gone = make_source(client, auth, "Deleted source", "other")
@@ -73,6 +83,14 @@ def _build(client: TestClient, auth: dict[str, str]) -> None:
     add_stance(client, auth, arabic["id"], hts["id"], "asserts", stated_at="2024-12-05T12:00:00Z")
     assert client.delete(f"/claims/{doomed['id']}", headers=auth).status_code == 204
     client.patch(f"/claims/{quiet['id']}", headers=auth, json={"place": "Homs"})
+    for rating in ("false", "mostly_false"):
+        put = client.put(
+            f"/claims/{hama['id']}/verdict",
+            headers=auth,
+            json={**VERDICT, "rating": rating, "source_id": wire["id"]},
+        )
+        assert put.status_code in (200, 201), put.text
+    return str(hama["id"])
 
 
 def _lines(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -84,11 +102,13 @@ def _renumbered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ids replaced by their rank within their type: an import numbers records anew."""
     ranks: dict[tuple[str, str], int] = {}
     for record in records:
-        ranks[(record["type"], record["id"])] = sum(1 for t, _ in ranks if t == record["type"])
+        if "id" in record:
+            ranks[(record["type"], record["id"])] = sum(1 for t, _ in ranks if t == record["type"])
     out = []
     for record in records:
-        record = {**record, "id": ranks[(record["type"], record["id"])]}
-        if record["type"] == "stance":
+        if "id" in record:
+            record = {**record, "id": ranks[(record["type"], record["id"])]}
+        if record["type"] in ("stance", "verdict"):
             record["claim_id"] = ranks[("claim", record["claim_id"])]
             record["source_id"] = ranks[("source", record["source_id"])]
         out.append(record)
@@ -101,11 +121,19 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
     second_database: str,
     tmp_path: Path,
 ) -> None:
-    _build(client, auth)
+    hama = _build(client, auth)
     exported = client.get("/export")
     assert exported.status_code == 200
     header, records = _lines(exported.text)
-    assert [r["type"] for r in records] == ["source"] * 3 + ["claim"] * 3 + ["stance"] * 7
+    assert [r["type"] for r in records] == (
+        ["source"] * 3 + ["claim"] * 3 + ["stance"] * 7 + ["verdict"]
+    )
+    original_verdict = client.get(f"/claims/{hama}/verdict").json()
+    assert records[-1] == {
+        "type": "verdict",
+        **{k: original_verdict[k] for k in original_verdict if k != "source"},
+        "source_id": records[2]["id"],
+    }
     assert records[0]["id"] == "1" and records[1]["id"] == "2" and records[2]["id"] == "4"
 
     path = tmp_path / "export.ndjson"
@@ -120,6 +148,7 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
         with TestClient(copy) as copy_client:
             again = copy_client.get("/export")
             copy_claims = copy_client.get("/claims", params={"sort": "created_at"}).json()
+            copy_verdict = copy_client.get("/claims/1/verdict").json()
     finally:
         copy.state.engine.dispose()
     header_again, records_again = _lines(again.text)
@@ -129,6 +158,16 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
     original_claims = client.get("/claims", params={"sort": "created_at"}).json()
     strip = [{k: v for k, v in c.items() if k != "id"} for c in original_claims["items"]]
     assert [{k: v for k, v in c.items() if k != "id"} for c in copy_claims["items"]] == strip
+    # The verdict comes back whole: rating, wording, reviewer (by name), timestamps.
+    assert copy_verdict["source"]["name"] == original_verdict["source"]["name"] == 'Wire, "agency"'
+    ignore = {"claim_id", "source_id", "source"}
+    assert {k: v for k, v in copy_verdict.items() if k not in ignore} == {
+        k: v for k, v in original_verdict.items() if k not in ignore
+    }
+    assert (original_verdict["rating"], original_verdict["created_at"]) != (
+        "false",
+        original_verdict["updated_at"],
+    )
 
 
 def test_export_streams_ndjson_with_a_header(client: TestClient, auth: dict[str, str]) -> None:
