@@ -59,6 +59,18 @@ def test_one_linear_history_ending_at_the_head(engine: sa.Engine) -> None:
     assert len(set(revisions)) == len(revisions)
 
 
+def test_a_database_of_the_first_release_upgrades_to_the_whole_schema(
+    engine: sa.Engine,
+) -> None:
+    """The first release shipped 0002-0004 as empty reserved slots, so a database it
+    migrated is already past them: the schema they were reserved for must come after."""
+    upgrade(engine, "0004")
+    assert {t for t in user_tables(engine) if not t.startswith("claim_fts")} == CORE_TABLES
+    upgrade(engine)
+    assert user_tables(engine) >= {"verdict", "webhook", "event", "idempotency_key"}
+    assert schema_drift(engine) == []
+
+
 def test_upgrade_downgrade_to_base_and_upgrade_again(engine: sa.Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == migration_head()
