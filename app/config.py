@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     db_ping_timeout_seconds: float = 1.0
     # Seconds a request waits for a free pooled connection before its 503.
     db_pool_timeout_seconds: float = 5.0
+    # Memory for answers to open reads, served while the data is unchanged
+    # (app/response_cache.py); 0 turns the cache off.
+    response_cache_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
     seeds_dir: Path = Path(__file__).resolve().parent.parent / "seeds"
     # Webhooks (docs/webhooks.md). The sender runs inside `claims-api serve` unless this is

@@ -20,6 +20,7 @@ from app.middleware import RequestContext
 from app.migrate import migration_head
 from app.openapi import install_openapi
 from app.ratelimit import RateLimit
+from app.response_cache import ResponseCache, data_version_of
 from app.routes import bulk, changes, claims, health, sources, verdicts
 from app.routes import webhooks as webhook_routes
 from app.webhooks.sender import start_sender
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings)
+    version = data_version_of(engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if sender is not None:
             await asyncio.to_thread(sender.stop)
+        if version is not None:
+            version.close()
         engine.dispose()
 
     app = FastAPI(
@@ -94,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return f"{slug}: {PROBLEM_TYPES[slug]}\n"
 
     # Added last runs first: request id and headers wrap everything, then CORS, limits,
-    # media types, and innermost the idempotency keys, which read bodies already limited.
+    # media types, the idempotency keys, which read bodies already limited, and innermost
+    # the cache of open reads, so that everything above applies to its answers too.
+    if settings.response_cache_bytes > 0 and version is not None:
+        app.add_middleware(ResponseCache, version=version, max_bytes=settings.response_cache_bytes)
     app.add_middleware(IdempotencyKeys, engine=engine)
     app.add_middleware(MediaTypeCheck)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
