@@ -35,6 +35,8 @@ from app.db_bounds import postgres_connect_args
 
 # The open reads: every GET under these is guarded by read_guard and nothing else.
 CACHED_PREFIXES = ("/claims", "/sources", "/changes")
+# A loopback or same-zone server answers in a millisecond or two; past this, skip the cache.
+VERSION_TIMEOUT = 0.1
 # Headers an answer may depend on besides the URL (Link is absolute; Accept picks the format).
 KEY_HEADERS = ("host", "accept")
 
@@ -86,24 +88,35 @@ class SqliteDataVersion:
 
 
 class PostgresDataVersion:
-    """`pg_current_snapshot()` on one asynchronous connection of our own. Requests that arrive
-    while a read is in flight share the next one, which starts after all of them arrived: a
-    round trip per burst rather than per request, and never an answer from before a request.
-    Each read is bounded by `timeout`, so a frozen server costs a request that much, once."""
+    """`pg_current_snapshot()` on one asynchronous connection of our own.
+
+    Requests that arrive while a read is in flight share the next one, which starts after
+    all of them arrived: a round trip per burst rather than per request, and never an
+    answer from before a request. A read that takes longer than `timeout` is left to end on
+    its own (cancelling it would make psycopg wait for the server to cancel the statement,
+    and a frozen server never answers); until it ends, and for `RETRY_AFTER` seconds after a
+    failure, requests skip the cache, so a sick database costs one request `timeout`, once,
+    and the routes answer the rest with their own bounded errors."""
+
+    RETRY_AFTER = 1.0
 
     def __init__(self, conninfo: str, connect_args: dict[str, Any], timeout: float) -> None:
         self._conninfo = conninfo
         self._connect_args = connect_args
         self._timeout = timeout
         self._connection: psycopg.AsyncConnection[Any] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._next: asyncio.Future[Hashable | None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._stalled: set[asyncio.Task[Any]] = set()
+        self._retry_at = 0.0
 
     async def read(self) -> Hashable | None:
         loop = asyncio.get_running_loop()
+        if self._stalled or loop.time() < self._retry_at:
+            return None
         if self._next is not None and self._next.get_loop() is not loop:
             self._next = None  # left behind by a loop that has ended
+            self.close()
         if self._next is None:
             self._next = loop.create_future()
             if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
@@ -116,35 +129,50 @@ class PostgresDataVersion:
             asked.set_result(await self._read_once())
 
     async def _read_once(self) -> Hashable | None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                connection = await self._connect()
-                cursor = await connection.execute("SELECT pg_current_snapshot()::text")
-                (snapshot,) = await cursor.fetchone() or (None,)
-                return str(snapshot)
-        except Exception:  # any failure (or the timeout) means "no version now"
-            self._drop()
-            return None
-
-    async def _connect(self) -> "psycopg.AsyncConnection[Any]":
         loop = asyncio.get_running_loop()
-        if self._connection is not None and (self._loop is not loop or self._connection.closed):
-            self._drop()
-        if self._connection is None:
-            self._connection = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, **self._connect_args
-            )
-            self._loop = loop
-        return self._connection
+        lent, self._connection = self._connection, None
+        attempt = loop.create_task(self._snapshot(lent))
+        done, _ = await asyncio.wait({attempt}, timeout=self._timeout)
+        if not done:
+            self._stalled.add(attempt)
+            attempt.add_done_callback(self._stall_ended)
+            return None
+        if attempt.exception() is not None:
+            self._retry_at = loop.time() + self.RETRY_AFTER
+            return None
+        self._connection, snapshot = attempt.result()
+        return snapshot
 
-    def _drop(self) -> None:
-        # Synchronous and loop-free, so it works from any loop and on a broken connection.
-        if self._connection is not None:
-            self._connection.pgconn.finish()
-            self._connection = None
+    async def _snapshot(
+        self, connection: "psycopg.AsyncConnection[Any] | None"
+    ) -> "tuple[psycopg.AsyncConnection[Any], str]":
+        try:
+            if connection is None:
+                connection = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, **self._connect_args
+                )
+            cursor = await connection.execute("SELECT pg_current_snapshot()::text")
+            (snapshot,) = await cursor.fetchone() or (None,)
+            return connection, str(snapshot)
+        except BaseException:
+            if connection is not None:
+                _finish(connection)
+            raise
+
+    def _stall_ended(self, attempt: "asyncio.Task[Any]") -> None:
+        self._stalled.discard(attempt)
+        if not attempt.cancelled() and attempt.exception() is None:
+            _finish(attempt.result()[0])  # a fresh one is opened on demand
 
     def close(self) -> None:
-        self._drop()
+        if self._connection is not None:
+            _finish(self._connection)
+            self._connection = None
+
+
+def _finish(connection: "psycopg.AsyncConnection[Any]") -> None:
+    # Synchronous and loop-free: works from any loop, and on a connection that is broken.
+    connection.pgconn.finish()
 
 
 def data_version_of(engine: Engine, settings: Settings) -> DataVersion | None:
@@ -157,9 +185,7 @@ def data_version_of(engine: Engine, settings: Settings) -> DataVersion | None:
         return SqliteDataVersion(path)
     if engine.dialect.name == "postgresql":
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresDataVersion(
-            conninfo, postgres_connect_args(settings), settings.db_ping_timeout_seconds
-        )
+        return PostgresDataVersion(conninfo, postgres_connect_args(settings), VERSION_TIMEOUT)
     return None
 
 
