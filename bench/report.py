@@ -15,6 +15,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 READS = ["disputed", "denied_by_state_media", "search", "deep_page", "claim"]
+LISTS = ["disputed", "denied_by_state_media", "search", "deep_page"]
+SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
+SERVICES = [SERVICE, UNCACHED]
 PEERS = ["datasette", "minimal-fastapi", "minimal-starlette"]
 TARGET_SIZE = 100_000
 
@@ -30,35 +33,39 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 def service_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[str]) -> str:
     idx = _index(rows)
     out = [
-        "| claims | engine | scenario | req/s | p50 ms | p99 ms | errors | load avg (1 min) |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "| claims | engine | server | scenario | req/s | p50 ms | p99 ms | errors | "
+        "load avg (1 min) |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         for engine in engines:
-            for scenario in [*READS, "stance_posts"]:
-                r = idx.get((size, engine, "claims-api", scenario))
+            for server, scenario in [
+                *((server, scenario) for server in SERVICES for scenario in READS),
+                (SERVICE, "stance_posts"),
+            ]:
+                r = idx.get((size, engine, server, scenario))
                 if r is None:
                     continue
                 out.append(
-                    f"| {size:,} | {engine} | {scenario} | {_fmt(r['rps'])} | "
+                    f"| {size:,} | {engine} | {server} | {scenario} | {_fmt(r['rps'])} | "
                     f"{_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {r['errors']} | "
                     f"{r['loadavg'][0]:.1f} |"
                 )
     return "\n".join(out)
 
 
-def peer_table(rows: list[dict[str, Any]], size: int) -> str:
+def peer_table(rows: list[dict[str, Any]], size: int, server: str) -> str:
     idx = _index(rows)
     out = [
-        "| scenario | claims-api req/s | "
+        f"| scenario | {server} req/s | "
         + " | ".join(f"{p} req/s | ratio" for p in PEERS)
-        + " | claims-api p50 ms | "
+        + f" | {server} p50 ms | "
         + " | ".join(f"{p} p50 ms" for p in PEERS)
         + " |",
         "|---|---:|" + "---:|---:|" * len(PEERS) + "---:|" + "---:|" * len(PEERS),
     ]
     for scenario in READS:
-        ours = idx.get((size, "sqlite", "claims-api", scenario))
+        ours = idx.get((size, "sqlite", server, scenario))
         if ours is None:
             continue
         cells = [scenario, _fmt(ours["rps"])]
@@ -75,7 +82,9 @@ def peer_table(rows: list[dict[str, Any]], size: int) -> str:
     return "\n".join(out)
 
 
-def scaling_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[str]) -> str:
+def scaling_table(
+    rows: list[dict[str, Any]], sizes: list[int], engines: list[str], server: str
+) -> str:
     idx = _index(rows)
     smallest = min(sizes)
     out = [
@@ -86,7 +95,7 @@ def scaling_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[st
     ]
     for engine in engines:
         for scenario in READS:
-            cells = [idx.get((s, engine, "claims-api", scenario)) for s in sizes]
+            cells = [idx.get((s, engine, server, scenario)) for s in sizes]
             if not any(cells):
                 continue
             values = [c["p50_ms"] if c else None for c in cells]
@@ -98,7 +107,7 @@ def scaling_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[st
     return "\n".join(out)
 
 
-def engine_table(rows: list[dict[str, Any]], sizes: list[int]) -> str:
+def engine_table(rows: list[dict[str, Any]], sizes: list[int], server: str) -> str:
     idx = _index(rows)
     out = [
         "| claims | scenario | SQLite p50 ms | PostgreSQL p50 ms | PG/SQLite p50 | "
@@ -107,8 +116,8 @@ def engine_table(rows: list[dict[str, Any]], sizes: list[int]) -> str:
     ]
     for size in sizes:
         for scenario in [*READS, "stance_posts"]:
-            a = idx.get((size, "sqlite", "claims-api", scenario))
-            b = idx.get((size, "postgresql", "claims-api", scenario))
+            a = idx.get((size, "sqlite", server, scenario))
+            b = idx.get((size, "postgresql", server, scenario))
             if not (a and b):
                 continue
             out.append(
@@ -138,6 +147,100 @@ def other_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> str:
+    """Each target of the issue, its value in this run, and met or missed (and by how much)."""
+    idx = _index(rows)
+    out = ["| target | this run | verdict |", "|---|---|---|"]
+
+    def line(target: str, value: float | None, goal: float, shown: str, higher: bool) -> None:
+        if value is None:
+            out.append(f"| {target} | not measured | - |")
+            return
+        met = value >= goal if higher else value <= goal
+        by = value / goal if not higher else goal / value
+        verdict = "met" if met else f"**missed, by {by:.2f}x**"
+        out.append(f"| {target} | {shown} | {verdict} |")
+
+    def get(*key: Any) -> dict[str, Any] | None:
+        return idx.get(key)
+
+    ours = get(size, "sqlite", SERVICE, "disputed")
+    for peer, goal, name in (
+        ("datasette", 2.5, "Datasette"),
+        ("minimal-fastapi", 0.5, "minimal FastAPI"),
+    ):
+        theirs = get(size, "sqlite", peer, "disputed")
+        ratio = ours["rps"] / theirs["rps"] if ours and theirs else None
+        shown = (
+            f"{ratio:.2f}x ({ours['rps']:,.0f} vs {theirs['rps']:,.0f} req/s)"
+            if ours and theirs and ratio
+            else "-"
+        )
+        line(f"disputed list >= {goal}x {name} (SQLite, {size:,})", ratio, goal, shown, True)
+    smallest, largest = min(sizes), max(sizes)
+    for engine in ("sqlite", "postgresql"):
+        for server in SERVICES:
+            ratios = []
+            for scenario in LISTS:
+                a, b = (
+                    get(smallest, engine, server, scenario),
+                    get(largest, engine, server, scenario),
+                )
+                if a and b:
+                    ratios.append((b["p50_ms"] / a["p50_ms"], scenario))
+            worst = max(ratios) if ratios and largest > smallest else None
+            shown = f"worst {worst[0]:.2f}x ({worst[1]})" if worst else "-"
+            line(
+                f"{engine}, {server}: list p50 at {largest:,} within 1.3x of {smallest:,}",
+                worst[0] if worst else None, 1.3, shown, False,
+            )  # fmt: skip
+    for claims in sizes:
+        ratios = []
+        for scenario in READS:
+            a, b = (
+                get(claims, "sqlite", SERVICE, scenario),
+                get(claims, "postgresql", SERVICE, scenario),
+            )
+            if a and b:
+                ratios.append((b["p50_ms"] / a["p50_ms"], scenario))
+        worst = max(ratios) if ratios else None
+        shown = f"worst p50 ratio {worst[0]:.2f}x ({worst[1]})" if worst else "-"
+        line(
+            f"PostgreSQL within 1.5x of SQLite, every read ({claims:,})",
+            worst[0] if worst else None, 1.5, shown, False,
+        )  # fmt: skip
+    posts = get(size, "sqlite", SERVICE, "stance_posts")
+    value = posts["rps"] if posts and posts["errors"] == 0 else None
+    shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors" if posts else "-"
+    line(
+        f"stance POSTs >= 1,000/s, 8 clients, no error (SQLite, {size:,})", value, 1000, shown, True
+    )
+    bulk = [r for r in rows if r["scenario"] == "bulk_load" and r["server"] == "claims-api import"]
+    best = max(bulk, key=lambda r: r["claims"]) if bulk else None
+    shown = f"{best['stances_per_s']:,.0f} stances/s ({best['claims']:,} claims)" if best else "-"
+    line(
+        "bulk load >= 20,000 stances/s (`claims-api import`)",
+        best["stances_per_s"] if best else None,
+        20000,
+        shown,
+        True,
+    )
+    rss = [
+        r["mb"]
+        for r in rows
+        if r["scenario"] == "peak_rss_mb" and r["claims"] == largest and r["server"] in SERVICES
+    ]
+    shown = f"{max(rss):.0f} MB at {largest:,} claims" if rss else "-"
+    line(
+        f"peak RSS < 200 MB serving {largest:,} claims",
+        max(rss) if rss else None,
+        200,
+        shown,
+        False,
+    )
+    return "\n".join(out)
+
+
 def render(result: dict[str, Any]) -> str:
     rows = result["rows"]
     sizes = sorted({r["claims"] for r in rows})
@@ -162,12 +265,23 @@ def render(result: dict[str, Any]) -> str:
         f"{s['write_clients']} for writes, {s['duration_s']} s per scenario after 1 s of "
         f"warm-up; the service runs one uvicorn worker (no rate limit, no webhook sender).",
         "",
+        "## The targets of issue 3, computed from this run",
+        "",
+        targets_table(rows, sizes, peer_size),
+        "",
         f"## Service against peers (SQLite, {peer_size:,} claims, same run)",
         "",
         "Ratio = claims-api req/s divided by the peer's. Datasette runs the equivalent SQL as "
         "canned queries on the same file; the minimal apps return the service's own bytes.",
         "",
-        peer_table(rows, peer_size),
+        "With the service's defaults (repeated reads answered from the response cache while "
+        "the data version holds):",
+        "",
+        peer_table(rows, peer_size, SERVICE),
+        "",
+        "With the cache off (`CLAIMS_RESPONSE_CACHE_BYTES=0`: every request runs its queries):",
+        "",
+        peer_table(rows, peer_size, UNCACHED),
         "",
         "## The service, every scenario",
         "",
@@ -175,13 +289,21 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## Scaling with archive size (p50)",
         "",
-        scaling_table(rows, sizes, engines),
+        scaling_table(rows, sizes, engines, SERVICE),
+        "",
+        "The same with the cache off:",
+        "",
+        scaling_table(rows, sizes, engines, UNCACHED),
         "",
         "![latency and throughput against archive size](scaling.png)",
         "",
         "## PostgreSQL against SQLite",
         "",
-        engine_table(rows, sizes),
+        engine_table(rows, sizes, SERVICE),
+        "",
+        "The same with the cache off:",
+        "",
+        engine_table(rows, sizes, UNCACHED),
         "",
         "## Memory and loading",
         "",

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WRK_TIMEOUT = "5s"
 WRITE_CLIENTS = 8
+SERVICE, SERVICE_UNCACHED = "claims-api", "claims-api (no cache)"
 
 
 def uptime() -> str:
@@ -109,22 +110,29 @@ class Run:
         return row
 
     def service_reads(self, archive: build.Archive, scenarios: list[Scenario]) -> dict[str, str]:
-        """Each read scenario against the service; returns the bodies it answered."""
+        """Each read scenario against the service, as configured by default (repeated reads
+        answered from the response cache) and with the cache off (every request runs its
+        queries); returns the bodies it answered, which must be the same both ways."""
         labels = {"claims": archive.claims, "engine": archive.engine}
-        bodies = {}
-        with servers.claims_api(archive.url, f"claims-api-{archive.engine}") as server:
-            for scenario in scenarios:
-                answer = httpx.get(server.base + scenario.app_url, timeout=30)
-                if answer.status_code != 200 or not answer.json():
-                    raise RuntimeError(f"{scenario.name}: {answer.status_code} {answer.text[:200]}")
-                bodies[scenario.app_url] = answer.text
-                self.measure(
-                    server.base + scenario.app_url, **labels, server="claims-api",
-                    scenario=scenario.name,
-                )  # fmt: skip
-            rss = server.peak_rss_mb()
-        self.rows.append({**labels, "server": "claims-api", "scenario": "peak_rss_mb", "mb": rss})
-        print(f"  claims-api peak RSS {rss:.0f} MB", flush=True)
+        bodies: dict[str, str] = {}
+        for label, cache in ((SERVICE, True), (SERVICE_UNCACHED, False)):
+            name = f"claims-api-{archive.engine}" + ("" if cache else "-uncached")
+            with servers.claims_api(archive.url, name, cache=cache) as server:
+                for scenario in scenarios:
+                    answer = httpx.get(server.base + scenario.app_url, timeout=30)
+                    if answer.status_code != 200 or not answer.json():
+                        raise RuntimeError(
+                            f"{scenario.name}: {answer.status_code} {answer.text[:200]}"
+                        )
+                    if bodies.setdefault(scenario.app_url, answer.text) != answer.text:
+                        raise RuntimeError(f"{scenario.name}: the cache changed the answer")
+                    self.measure(
+                        server.base + scenario.app_url, **labels, server=label,
+                        scenario=scenario.name,
+                    )  # fmt: skip
+                rss = server.peak_rss_mb()
+            self.rows.append({**labels, "server": label, "scenario": "peak_rss_mb", "mb": rss})
+            print(f"  {label} peak RSS {rss:.0f} MB", flush=True)
         return bodies
 
     def service_writes(self, archive: build.Archive, hot_claims: list[int]) -> None:

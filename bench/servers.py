@@ -86,9 +86,10 @@ class Server:
 UVICORN = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}"]
 
 
-def claims_api(database_url: str, name: str) -> Server:
+def claims_api(database_url: str, name: str, *, cache: bool = True) -> Server:
     """The service as `claims-api serve` runs it (one worker, uvicorn's default loop and
-    HTTP parser, the app's own logging), minus the rate limit and the webhook sender."""
+    HTTP parser, the app's own logging), minus the rate limit and the webhook sender;
+    `cache=False` also turns off the cache of open reads, to time the work behind it."""
     return Server(
         name,
         [*UVICORN, "--factory", "app.main:create_app", "--no-access-log", "--no-server-header"],
@@ -96,6 +97,7 @@ def claims_api(database_url: str, name: str) -> Server:
             "CLAIMS_DATABASE_URL": database_url,
             "CLAIMS_RATE_LIMIT_PER_MINUTE": "0",
             "CLAIMS_WEBHOOK_SENDER": "false",
+            **({} if cache else {"CLAIMS_RESPONSE_CACHE_BYTES": "0"}),
         },
         ready_path="/healthz",
     )

@@ -96,10 +96,14 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
         "disputed", "denied_by_state_media", "search", "deep_page", "claim", "stance_posts",
         "peak_rss_mb",
     }  # fmt: skip
+    uncached = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api (no cache)"}
+    assert uncached == scenarios - {"stance_posts"}
     for row in result["rows"]:
         if "errors" in row:
             assert row["errors"] == 0, row
             assert row["requests"] > 0, row
     posts = next(r for r in result["rows"] if r["scenario"] == "stance_posts")
     assert posts["check"] == "0 mismatch(es) found"
-    assert "| disputed |" in render(result)
+    report = render(result)
+    assert "| disputed |" in report
+    assert "| peak RSS < 200 MB serving 300 claims |" in report
