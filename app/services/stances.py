@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from app.errors import NotFound, ValidationFailed
@@ -92,17 +93,21 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
 
 def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> RecordedStance:
     """Record a stance and, in the same transaction, the claim's new status and counts."""
+    recorded = record_stance_on(session.connection(), claim_id=claim_id, data=data)
+    session.commit()
+    return recorded
+
+
+def record_stance_on(conn: Connection, *, claim_id: str, data: StanceCreate) -> RecordedStance:
+    """record_stance on a connection, without the commit (the route's: no Session needed)."""
     source_pk = _existing_source_id(data.source_id)
     claim_pk = parse_id(claim_id, "claim")
     try:
-        recorded = record_stance_core(
-            session.connection(), claim_pk=claim_pk, source_pk=source_pk, data=data
-        )
+        recorded = record_stance_core(conn, claim_pk=claim_pk, source_pk=source_pk, data=data)
     except LookupError:
         raise _unknown_source(data.source_id) from None
     if recorded is None:
         raise NotFound(f"No claim has id '{claim_id}'.")
-    session.commit()
     return recorded
 
 
