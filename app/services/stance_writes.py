@@ -134,11 +134,7 @@ def insert_stance(
     if (
         previous is not None
         and current
-        and (stated_at, stance_pk)
-        < (
-            previous.stated_at,
-            previous.id,
-        )
+        and (stated_at, stance_pk) < (previous.stated_at, previous.id)
     ):
         # A tie lost to a higher id already there (ids are not always handed out in order).
         conn.execute(_SET_CURRENT, {"stance_pk": stance_pk, "current": False})
