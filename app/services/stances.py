@@ -93,8 +93,10 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
 
 def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> RecordedStance:
     """Record a stance and, in the same transaction, the claim's new status and counts."""
+    session.flush()  # the Core statements below do not autoflush what the session holds
     recorded = record_stance_on(session.connection(), claim_id=claim_id, data=data)
     session.commit()
+    session.expire_all()  # the claim changed behind the ORM's back: reload it when read
     return recorded
 
 
