@@ -9,8 +9,9 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session, col, select
 
 from app.config import Settings
@@ -75,16 +76,21 @@ def list_keys(*, engine: Engine) -> list[ApiKey]:
         return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))))
 
 
+_BY_HASH = select(ApiKey).where(col(ApiKey.key_hash) == bindparam("digest"))
+
+
 def _lookup(engine: Engine, key: str) -> ApiKey | None:
     # Constant time where it matters: the key is never compared, only its SHA-256, found by
     # an index lookup (which leaks nothing useful: an attacker would need a preimage), and
-    # the match is confirmed with hmac.compare_digest.
+    # the match is confirmed with hmac.compare_digest. Read on every request, never cached:
+    # a key revoked by any process is refused on the very next request.
     digest = hash_key(key)
-    with Session(engine) as session:
-        found = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
-    if found is None or not hmac.compare_digest(found.key_hash, digest):
+    # A Core read (one per request, on every write): a Session would cost more than the query.
+    with engine.connect() as conn:
+        row = conn.execute(_BY_HASH, {"digest": digest}).mappings().first()
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
         return None
-    return None if found.revoked_at is not None else found
+    return None if row["revoked_at"] is not None else ApiKey(**row)
 
 
 def _touch(engine: Engine, key: ApiKey) -> None:
@@ -120,13 +126,14 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
     return check
 
 
-def read_guard(
+async def read_guard(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """Reads are open unless CLAIMS_REQUIRE_KEY_FOR_READS is set."""
+    """Reads are open unless CLAIMS_REQUIRE_KEY_FOR_READS is set. Async, so that an open
+    read (the usual case) costs no trip to the thread pool."""
     settings: Settings = request.app.state.settings
     if settings.require_key_for_reads:
-        require(Scope.read)(request, credentials)
+        await run_in_threadpool(require(Scope.read), request, credentials)
 
 
 WriteKey = Annotated[ApiKey, Depends(require(Scope.write))]

@@ -1,5 +1,6 @@
 """Engines, the UTC datetime column type, and the session dependencies."""
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from app.config import Settings
 from app.db_bounds import bound_postgres, bound_sqlite, postgres_connect_args
+from app.writer_queue import QueuedWriterConnection
 
 # Stable constraint names, so migrations can name what they drop on both engines.
 NAMING_CONVENTION = {
@@ -73,7 +75,11 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout,
+            "factory": QueuedWriterConnection,
+        },
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
     )
@@ -83,8 +89,11 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    writer_lock = threading.Lock()  # one per database: this engine's writers take turns
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.writer_lock = writer_lock
         # Take transaction control from pysqlite so that "begin" below decides.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -101,14 +110,25 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         if not conn.get_execution_options().get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN")
             return
-        for attempt in range(SQLITE_BEGIN_RETRIES):
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            except OperationalError as exc:
-                if "locked" not in str(exc) or attempt == SQLITE_BEGIN_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * 2**attempt)
+        raw: QueuedWriterConnection = conn.connection.driver_connection
+        raw.take_writer_lock(busy_timeout)
+        try:
+            _begin_immediate(conn)
+        except BaseException:
+            raw.give_back_writer_lock()
+            raise
+
+
+def _begin_immediate(conn: Any) -> None:
+    """BEGIN IMMEDIATE, retried a few times when another process holds the write lock."""
+    for attempt in range(SQLITE_BEGIN_RETRIES):
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == SQLITE_BEGIN_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 def write_engine(engine: Engine) -> Engine:

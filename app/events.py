@@ -19,20 +19,28 @@ from app.webhooks.models import Event, EventType
 __all__ = [
     "EventType",
     "claim_snapshot",
+    "claim_snapshot_of",
     "emit",
     "emit_stance_created",
     "emit_status_changed",
+    "event_row",
 ]
 
 
+def event_row(event_type: EventType | str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The outbox row of an event, for a Core insert into the event table in the change's
+    transaction. `data` should carry the claim the event is about as `"claim":
+    claim_snapshot(claim)`, so that subscription filters can apply."""
+    return {
+        "type": EventType(event_type).value,
+        "data": to_jsonable_python(dict(data)),
+        "created_at": utcnow(),
+    }
+
+
 def emit(session: Session, event_type: EventType | str, data: Mapping[str, Any]) -> Event:
-    """Add an event to the session's transaction. `data` should carry the claim the event is
-    about as `"claim": claim_snapshot(claim)`, so that subscription filters can apply."""
-    event = Event(
-        type=EventType(event_type).value,
-        data=to_jsonable_python(dict(data)),
-        created_at=utcnow(),
-    )
+    """Add an event to the session's transaction (see event_row)."""
+    event = Event(**event_row(event_type, data))
     session.add(event)
     return event
 
@@ -40,6 +48,11 @@ def emit(session: Session, event_type: EventType | str, data: Mapping[str, Any])
 def claim_snapshot(claim: Claim) -> dict[str, Any]:
     """The claim as the API shows it in lists, as JSON values."""
     return ClaimPublic.model_validate(claim, from_attributes=True).model_dump(mode="json")
+
+
+def claim_snapshot_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """claim_snapshot of a claim row's values."""
+    return ClaimPublic.model_validate(row).model_dump(mode="json")
 
 
 def emit_status_changed(session: Session, *, claim: Claim, old_status: str) -> None:

@@ -1,5 +1,6 @@
 """The OpenAPI document, tidied for SDK generators: every error is problem+json only."""
 
+import functools
 import re
 from enum import StrEnum
 from typing import Any
@@ -86,6 +87,7 @@ def _add_links(schema: dict[str, Any]) -> None:
                     }
 
 
+@functools.cache  # a handful of templates; MediaTypeCheck matches them on every write
 def _template_regex(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
 

@@ -59,21 +59,26 @@ def _describe(verb: str, stances: list[CurrentStance]) -> str:
     return f"{verb} by {len(stances)} {noun} ({'; '.join(sorted(labels.values()))})"
 
 
+def status_of(asserting: int, denying: int, asserting_camps: int) -> ClaimStatus:
+    """The status from how many current stances assert and deny, and how many camps the
+    asserting ones come from (counting camps past two changes nothing)."""
+    if asserting and denying:
+        return ClaimStatus.disputed
+    if denying:
+        return ClaimStatus.denied
+    if asserting_camps >= 2:
+        return ClaimStatus.corroborated
+    if asserting:
+        return ClaimStatus.asserted
+    return ClaimStatus.unsourced
+
+
 def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     """Apply the contract's status rules to the current stances of one claim."""
     current = list(stances)
     asserting = [s for s in current if s.stance == StanceKind.asserts]
     denying = [s for s in current if s.stance == StanceKind.denies]
-    if asserting and denying:
-        status = ClaimStatus.disputed
-    elif denying:
-        status = ClaimStatus.denied
-    elif len({_camp(s) for s in asserting}) >= 2:
-        status = ClaimStatus.corroborated
-    elif asserting:
-        status = ClaimStatus.asserted
-    else:
-        status = ClaimStatus.unsourced
+    status = status_of(len(asserting), len(denying), len({_camp(s) for s in asserting}))
 
     if status == ClaimStatus.unsourced:
         explanation = "unsourced: no source has taken a position on it"

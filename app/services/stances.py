@@ -2,12 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
-from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
-from app.events import emit_stance_created, emit_status_changed
+from app.events import emit_status_changed
 from app.models import (
     Claim,
     Source,
@@ -18,6 +17,7 @@ from app.models import (
 )
 from app.pagination import decode_cursor, encode_cursor, keyset_after
 from app.services import parse_id
+from app.services.stance_writes import RecordedStance, record_stance_core
 from app.status import CurrentStance, DerivedStatus, derive_status
 
 HISTORY_SORT = "-stated_at"
@@ -91,47 +91,26 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
         emit_status_changed(session, claim=claim, old_status=old_status)
 
 
-def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> tuple[Stance, Source]:
+def record_stance(*, session: Session, claim_id: str, data: StanceCreate) -> RecordedStance:
     """Record a stance and, in the same transaction, the claim's new status and counts."""
-    source_pk = _existing_source_id(data.source_id)
-    # Lock order is source, then claim, as in update_source: no deadlock between them.
-    source = session.exec(
-        select(Source).where(Source.id == source_pk).with_for_update(read=True)
-    ).first()
-    claim = lock_claim(session=session, claim_id=claim_id)
-    if source is None:
-        raise _unknown_source(data.source_id)
-    now = utcnow()
-    stance = Stance(
-        **data.model_dump(exclude={"source_id", "stated_at"}),
-        claim_id=claim.id,  # type: ignore[arg-type]
-        source_id=source.id,  # type: ignore[arg-type]
-        stated_at=data.stated_at or now,
-        created_at=now,
-    )
-    session.add(stance)
-    session.flush()
-    previous = session.exec(
-        select(Stance).where(
-            Stance.claim_id == claim.id, Stance.source_id == source.id, col(Stance.is_current)
-        )
-    ).first()
-    # The latest by stated_at is current; ties go to the later-created (higher id).
-    if previous is None or (stance.stated_at, stance.id) > (previous.stated_at, previous.id):
-        if previous is not None:
-            session.exec(
-                update(Stance).where(col(Stance.id) == previous.id).values(is_current=False)
-            )
-        stance.is_current = True
-        session.flush()
-    old_status = claim.status
-    refresh_claim_status(session=session, claim=claim, now=now)
-    claim.updated_at = now  # a new stance is a change to the claim, even if its status holds
-    emit_stance_created(
-        session, stance=stance_public(stance, source), claim=claim, old_status=old_status
-    )
+    session.flush()  # the Core statements below do not autoflush what the session holds
+    recorded = record_stance_on(session.connection(), claim_id=claim_id, data=data)
     session.commit()
-    return stance, source
+    session.expire_all()  # the claim changed behind the ORM's back: reload it when read
+    return recorded
+
+
+def record_stance_on(conn: Connection, *, claim_id: str, data: StanceCreate) -> RecordedStance:
+    """record_stance on a connection, without the commit (the route's: no Session needed)."""
+    source_pk = _existing_source_id(data.source_id)
+    claim_pk = parse_id(claim_id, "claim")
+    try:
+        recorded = record_stance_core(conn, claim_pk=claim_pk, source_pk=source_pk, data=data)
+    except LookupError:
+        raise _unknown_source(data.source_id) from None
+    if recorded is None:
+        raise NotFound(f"No claim has id '{claim_id}'.")
+    return recorded
 
 
 def get_stance(*, session: Session, claim_id: str, stance_id: str) -> tuple[Stance, Source]:
