@@ -50,6 +50,11 @@ def _http_url(value: str) -> str:
         raise ValueError("must not contain whitespace or control characters")
     if not _HTTP_URL.fullmatch(value):
         raise ValueError("must be an absolute http(s) URL with a host name or IPv6 literal")
+    if "[" not in value:
+        # The pattern left urlsplit nothing to refuse: an http(s) scheme, then a netloc that
+        # is a non-empty [A-Za-z0-9.-]+ host name (its hostname) and an optional port. Only
+        # a bracketed IPv6 literal has more to check.
+        return value
     try:
         parts = urlsplit(value)
     except ValueError:

@@ -4,6 +4,7 @@ code point, or URLs the API accepted before would now be refused (or the reverse
 
 import sys
 import unicodedata
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,6 +32,9 @@ def test_the_regex_is_exactly_whitespace_or_control_for_every_code_point() -> No
         "ftp://example.org/",
         "https://user@example.org/",
         "https:///path",
+        "http://[::1/x",
+        "http://[1:2:3:4:5:6::]]/",
+        "http://[::ffff:1.2.3.256]/",
     ],
 )
 def test_refused_urls(url: str) -> None:
@@ -45,7 +49,11 @@ def test_refused_urls(url: str) -> None:
         "http://[::1]:8080/x",
         "https://ar.wikipedia.org/wiki/حماة",
         "https://example.org/\u200b",  # zero-width space: format (Cf), not whitespace
+        "http://a.b-c:8080?q=[1]#x",
+        "https://example.org/@user",
     ],
 )
 def test_accepted_urls(url: str) -> None:
     assert _http_url(url) == url
+    parts = urlsplit(url)  # what the shortcut for host names relies on
+    assert parts.scheme in ("http", "https") and parts.hostname
