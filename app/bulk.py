@@ -13,7 +13,7 @@ nothing to repair afterwards.
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -61,6 +61,7 @@ VERSION = 1
 MEDIA_TYPE = "application/x-ndjson"
 DEFAULT_BATCH_SIZE = 5000
 TIME_MEMO = 100_000
+_NO_OFFSET = timedelta(0)
 IN_CHUNK = 1000  # ids per IN (...) list: well under SQLite's bound-variable limit
 
 # Labels local to the file, never stored: no need for the storable-text checks.
@@ -608,7 +609,12 @@ class _DriverRows:
             return value
         text = self._texts.get(value)
         if text is None:
-            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            if value.utcoffset() == _NO_OFFSET:
+                # Already UTC (nearly every input says Z): the same text without the two
+                # conversions, "YYYY-MM-DD HH:MM:SS.ffffff" before the "+00:00".
+                text = value.isoformat(" ", "microseconds")[:26]
+            else:
+                text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             if len(self._texts) < TIME_MEMO:
                 self._texts[value] = text
         return text
