@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.bulk import Importer, LineError, import_lines
+from app.bulk_cli import import_settings
 from app.config import Settings
 from app.db import make_engine, write_engine
 from bench.ndjson import records
@@ -151,3 +152,11 @@ def test_an_archive_with_claims_is_imported_batch_by_batch(database_url: str) ->
                 pass
     finally:
         engine.dispose()
+
+
+def test_the_import_command_lifts_the_statement_bound_for_its_index_builds() -> None:
+    # A million-claim archive's CREATE INDEX runs for minutes; the 10 s request bound
+    # would interrupt it and roll the whole import back.
+    assert import_settings(Settings(statement_timeout_ms=10_000)).statement_timeout_ms >= 3600_000
+    longer = 24 * 3600 * 1000
+    assert import_settings(Settings(statement_timeout_ms=longer)).statement_timeout_ms == longer
