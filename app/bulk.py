@@ -13,7 +13,7 @@ nothing to repair afterwards.
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from app.bulk_indexes import archive_is_empty, rebuild, set_aside
 from app.db import utcnow
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.fields import (
@@ -60,6 +61,7 @@ VERSION = 1
 MEDIA_TYPE = "application/x-ndjson"
 DEFAULT_BATCH_SIZE = 5000
 TIME_MEMO = 100_000
+_NO_OFFSET = timedelta(0)
 IN_CHUNK = 1000  # ids per IN (...) list: well under SQLite's bound-variable limit
 
 # Labels local to the file, never stored: no need for the storable-text checks.
@@ -207,6 +209,13 @@ class Importer:
     _source_labels: set[str] = field(default_factory=set)
     _claim_labels: set[str] = field(default_factory=set)
     _stance_labels: set[str] = field(default_factory=set)
+    # Name and affiliation of the sources read (and, on PostgreSQL, locked FOR SHARE) in
+    # the current transaction: they cannot change before it ends, so a later batch of the
+    # same transaction need not read or lock them again. Emptied when a transaction ends.
+    _source_info: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+
+    def transaction_ended(self) -> None:
+        self._source_info.clear()
 
     # --- reading ---------------------------------------------------------------
 
@@ -448,8 +457,8 @@ class Importer:
         self, conn: Connection, held: dict[tuple[int, int], _Held], claim_pks: set[int]
     ) -> dict[int, tuple[str, int, int]]:
         """Each touched claim's (status, asserting, denying) over its current stances."""
-        source_pks = sorted({h.source_id for h in held.values()})
-        info: dict[int, tuple[str, str | None]] = {}
+        info = self._source_info
+        source_pks = sorted({h.source_id for h in held.values()} - info.keys())
         postgres = conn.dialect.name == "postgresql"
         for chunk in _chunks(source_pks):
             query = select(col(Source.id), col(Source.name), col(Source.affiliation)).where(
@@ -600,7 +609,12 @@ class _DriverRows:
             return value
         text = self._texts.get(value)
         if text is None:
-            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            if value.utcoffset() == _NO_OFFSET:
+                # Already UTC (nearly every input says Z): the same text without the two
+                # conversions, "YYYY-MM-DD HH:MM:SS.ffffff" before the "+00:00".
+                text = value.isoformat(" ", "microseconds")[:26]
+            else:
+                text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
             if len(self._texts) < TIME_MEMO:
                 self._texts[value] = text
         return text
@@ -692,39 +706,84 @@ def _claim_row(
     )
 
 
+def _batches(
+    importer: Importer, lines: Iterable[bytes | str], batch_size: int
+) -> Iterator[tuple[list[DataRecord], int]]:
+    """The parsed records a batch at a time, with the number of lines they came from (the
+    last batch may be empty when the file ends in blank lines). A bad line raises LineError
+    before its batch is yielded, so nothing of that batch is ever written."""
+    batch: list[DataRecord] = []
+    lines_in_batch = 0
+    for number, line in enumerate(lines, start=1):
+        lines_in_batch += 1
+        record = importer.parse(number, line)
+        if record is not None:
+            batch.append(record)
+        if len(batch) >= batch_size:
+            yield batch, lines_in_batch
+            batch, lines_in_batch = [], 0
+    if batch or lines_in_batch:
+        yield batch, lines_in_batch
+
+
 def import_lines(
     *,
     session: Session,
     lines: Iterable[bytes | str],
     batch_size: int = DEFAULT_BATCH_SIZE,
     importer: Importer | None = None,
+    defer_indexes: bool | None = None,
 ) -> Iterator[ImportCounts]:
-    """Import a stream of lines, committing every `batch_size` records; yields the running
-    counts after each commit. A bad line raises LineError: earlier batches stay committed,
-    the one holding the line is rolled back."""
+    """Import a stream of lines a batch at a time; yields the running counts after each
+    batch. A bad line raises LineError: earlier batches stay committed, the one holding
+    the line is not written.
+
+    Into an empty archive (or with `defer_indexes=True`) the whole import is one
+    transaction with a savepoint per batch, and the secondary indexes are built once at
+    its end (app/bulk_indexes.py); on a bad line or a failed batch the batches before it
+    are committed all the same. Otherwise each batch is committed as it is written."""
     importer = importer or Importer()
-    batch: list[DataRecord] = []
-    lines_in_batch = 0
-    for number, line in enumerate(lines, start=1):
-        lines_in_batch += 1
-        try:
-            record = importer.parse(number, line)
-        except LineError:
-            session.rollback()
-            raise
-        if record is not None:
-            batch.append(record)
-        if len(batch) >= batch_size:
+    if defer_indexes is None:
+        defer_indexes = archive_is_empty(session.connection())
+        if not defer_indexes:
+            session.commit()  # end the probe's transaction: batches take their own
+    if defer_indexes:
+        yield from _import_in_one_transaction(session, lines, batch_size, importer)
+        return
+    try:
+        for batch, lines_in_batch in _batches(importer, lines, batch_size):
             importer.write_batch(session=session, records=batch)
             session.commit()
+            importer.transaction_ended()
             importer.counts.lines += lines_in_batch
-            batch, lines_in_batch = [], 0
             yield importer.counts
-    if batch or lines_in_batch:
-        importer.write_batch(session=session, records=batch)
-        session.commit()
-        importer.counts.lines += lines_in_batch
-        yield importer.counts
+    except LineError:
+        session.rollback()
+        raise
+    finally:
+        importer.transaction_ended()
+
+
+def _import_in_one_transaction(
+    session: Session, lines: Iterable[bytes | str], batch_size: int, importer: Importer
+) -> Iterator[ImportCounts]:
+    conn = session.connection()
+    saved = set_aside(conn)
+    failure: Exception | None = None
+    try:
+        for batch, lines_in_batch in _batches(importer, lines, batch_size):
+            with session.begin_nested():  # a batch that fails half-way leaves nothing
+                importer.write_batch(session=session, records=batch)
+            importer.counts.lines += lines_in_batch
+            yield importer.counts
+    except Exception as exc:  # re-raised below, once the earlier batches are kept
+        failure = exc
+    # An interruption (KeyboardInterrupt, the consumer stopping) commits nothing.
+    rebuild(conn, saved)
+    session.commit()
+    importer.transaction_ended()
+    if failure is not None:
+        raise failure
 
 
 def import_body(*, session: Session, body: bytes) -> Importer:

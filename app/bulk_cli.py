@@ -20,9 +20,19 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from app.bulk import ImportCounts, Importer, LineError, import_lines
+from app.config import Settings
 from app.db import write_engine
 
 SQLITE_CACHE_KIB = 256 * 1024
+# The statement bound protects a server's requests; an import into an empty database builds
+# the indexes of the whole archive in single statements (minutes at a million claims).
+IMPORT_STATEMENT_TIMEOUT_MS = 6 * 3600 * 1000
+
+
+def import_settings(settings: Settings) -> Settings:
+    """The operator's settings, with a statement bound long enough for index builds."""
+    timeout = max(settings.statement_timeout_ms, IMPORT_STATEMENT_TIMEOUT_MS)
+    return settings.model_copy(update={"statement_timeout_ms": timeout})
 
 
 def _summary(counts: ImportCounts, seconds: float) -> str:

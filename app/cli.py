@@ -8,7 +8,7 @@ import uvicorn
 
 from app.auth import Scope, create_key, list_keys, revoke_key
 from app.bulk import DEFAULT_BATCH_SIZE
-from app.bulk_cli import run_import
+from app.bulk_cli import import_settings, run_import
 from app.config import get_settings
 from app.consistency import find_mismatches, repair_claim
 from app.db import make_engine
@@ -105,7 +105,7 @@ def import_(
     """Load sources, claims and stances from claims-api NDJSON (docs/bulk.md), a batch per
     transaction, with a progress bar. Exits 1 on a bad line, naming it."""
     _migrate()
-    engine = make_engine(get_settings())
+    engine = make_engine(import_settings(get_settings()))
     try:
         code = run_import(engine=engine, path=file, batch_size=batch_size)
     finally:

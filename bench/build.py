@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
-from bench.load import LoadStats, load
+from bench.load import LoadStats, finish, load
 
-VERSION = "v1"  # bump when the generator changes, so stale caches are not reused
+# Bump when the generator or the loader changes, so stale caches are not reused. v2: built
+# by `claims-api import` (stance ids follow file order) instead of the bench's own loader.
+VERSION = "v2"
 DATA = Path(__file__).resolve().parent / ".data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLAIMS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -55,9 +57,11 @@ def _fill(url: str, claims: int) -> LoadStats:
     engine = make_engine(Settings(database_url=url))
     try:
         upgrade(engine)
-        return load(engine, claims)
     finally:
         engine.dispose()
+    stats = load(url, claims)
+    finish(url)
+    return stats
 
 
 def build_sqlite(claims: int) -> Archive:
@@ -114,6 +118,33 @@ def build(engine: str, claims: int) -> Archive:
     return archive
 
 
+def timed_load(engine: str, claims: int) -> LoadStats:
+    """A fresh bulk load of the archive into a scratch database, dropped afterwards."""
+    if engine == "sqlite":
+        DATA.mkdir(exist_ok=True)
+        target = DATA / f"import-{claims}.db"
+        for leftover in DATA.glob(target.name + "*"):
+            leftover.unlink()
+        try:
+            return _fill(f"sqlite:///{target}", claims)
+        finally:
+            for leftover in DATA.glob(target.name + "*"):
+                leftover.unlink()
+    name = f"claims_bench_import_{claims}"
+    admin = _admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            return _fill(postgres_url(name), claims)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def scratch_copy(archive: Archive, tag: str) -> tuple[str, "callable"]:  # type: ignore[valid-type]
     """A throwaway copy for the write scenarios, so the cached archive stays pristine."""
     if archive.engine == "sqlite":
@@ -150,4 +181,10 @@ if __name__ == "__main__":
     engine_name, size = sys.argv[1], int(sys.argv[2])
     t = time.perf_counter()
     archive = build(engine_name, size)
-    print(archive.url, archive.built, f"{time.perf_counter() - t:.1f}s")
+    built = archive.built
+    print(archive.url, built, f"{time.perf_counter() - t:.1f}s")
+    if built is not None:
+        print(
+            f"{built.stances_per_second:,.0f} stances/s wall clock, "
+            f"{built.stances_per_cpu_second:,.0f} per CPU second of the import"
+        )

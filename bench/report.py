@@ -135,9 +135,14 @@ def other_table(rows: list[dict[str, Any]]) -> str:
             out.append(f"| {r['claims']:,} | {r['engine']} | {what} | {r['mb']:.0f} MB |")
         elif r["scenario"] == "bulk_load":
             note = " (measured when the cached archive was built)" if r.get("cached") else ""
+            cpu = ""
+            if r.get("stances_per_cpu_s"):
+                cpu = f", {r['stances_per_cpu_s']:,.0f} per CPU second of the import"
+            if r.get("loadavg") is not None:
+                note += f" (load {r['loadavg']:.1f})"
             out.append(
                 f"| {r['claims']:,} | {r['engine']} | {r['server']}: {r['stances']:,} stances "
-                f"in {r['seconds']:.1f} s{note} | {r['stances_per_s']:,.0f} stances/s |"
+                f"in {r['seconds']:.1f} s{note} | {r['stances_per_s']:,.0f} stances/s{cpu} |"
             )
         elif r["scenario"] == "stance_posts" and "check" in r:
             out.append(

@@ -102,6 +102,10 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
         if "errors" in row:
             assert row["errors"] == 0, row
             assert row["requests"] > 0, row
+    # The archive was built by the service's own bulk loader, and that load was timed.
+    load = next(r for r in result["rows"] if r["scenario"] == "bulk_load")
+    assert load["server"] == "claims-api import"
+    assert load["stances"] > CLAIMS and load["cpu_seconds"] > 0
     posts = next(r for r in result["rows"] if r["scenario"] == "stance_posts")
     assert posts["check"] == "0 mismatch(es) found"
     report = render(result)
