@@ -48,7 +48,7 @@ bench/.venv/.installed-stamp: bench/requirements.txt
 	@touch $@
 
 bench: install bench/.venv/.installed-stamp
-	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) --engines $(BENCH_ENGINES) --duration $(BENCH_SECONDS)
+	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) --engines $(BENCH_ENGINES) --duration $(BENCH_SECONDS) --check-writes
 	$(BIN)/python -m bench.report
 
 bench-quick: install bench/.venv/.installed-stamp ## 10k claims, SQLite, 3 s a scenario

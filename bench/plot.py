@@ -12,38 +12,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 READS = ["disputed", "denied_by_state_media", "search", "deep_page", "claim"]
+# One row of panels each: the defaults (repeated reads from the response cache), then
+# every request running its queries.
+SERVICES = ["claims-api", "claims-api (no cache)"]
 
 
 def main(results_path: str, out_path: str) -> None:
     with open(results_path, encoding="utf-8") as f:
         rows = json.load(f)["rows"]
-    ours = [r for r in rows if r["server"] == "claims-api" and r["scenario"] in READS]
-    engines = [e for e in ("sqlite", "postgresql") if any(r["engine"] == e for r in ours)]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, grid = plt.subplots(len(SERVICES), 2, figsize=(12, 4.8 * len(SERVICES)))
     styles = {"sqlite": "-", "postgresql": "--"}
-    for engine in engines:
-        for i, scenario in enumerate(READS):
-            points = sorted(
-                (r["claims"], r["p50_ms"], r["rps"])
-                for r in ours
-                if r["engine"] == engine and r["scenario"] == scenario
-            )
-            if not points:
-                continue
-            sizes = [p[0] for p in points]
-            color = f"C{i}"
-            label = f"{scenario} ({engine})"
-            axes[0].plot(sizes, [p[1] for p in points], styles[engine], color=color, marker="o",
-                         label=label)  # fmt: skip
-            axes[1].plot(sizes, [p[2] for p in points], styles[engine], color=color, marker="o",
-                         label=label)  # fmt: skip
-    for ax, title in zip(axes, ("p50 latency (ms)", "throughput (req/s)"), strict=True):
-        ax.set_xscale("log")
-        ax.set_xlabel("claims in the archive")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[1].legend(fontsize=7, loc="best")
+    for server, axes in zip(SERVICES, grid, strict=True):
+        ours = [r for r in rows if r["server"] == server and r["scenario"] in READS]
+        for engine in ("sqlite", "postgresql"):
+            for i, scenario in enumerate(READS):
+                points = sorted(
+                    (r["claims"], r["p50_ms"], r["rps"])
+                    for r in ours
+                    if r["engine"] == engine and r["scenario"] == scenario
+                )
+                if not points:
+                    continue
+                sizes = [p[0] for p in points]
+                label = f"{scenario} ({engine})"
+                for ax, values in zip(axes, ([p[1] for p in points], [p[2] for p in points]),
+                                      strict=True):  # fmt: skip
+                    ax.plot(sizes, values, styles[engine], color=f"C{i}", marker="o", label=label)
+        for ax, title in zip(axes, ("p50 latency (ms)", "throughput (req/s)"), strict=True):
+            ax.set_xscale("log")
+            ax.set_xlabel("claims in the archive")
+            ax.set_title(f"{server}: {title}")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].set_yscale("log")
+        axes[1].legend(fontsize=7, loc="best")
     fig.suptitle("claims-api, one worker: SQLite (solid) and PostgreSQL (dashed)")
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
