@@ -158,3 +158,35 @@ def test_stance_histories_and_sources_are_index_served(
         {},
         "ix_stance_source_id_stated_at_id",
     )
+
+
+def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
+    app: FastAPI, client: TestClient, auth: dict[str, str], seeded: dict[str, str]
+) -> None:
+    """Not by all of the source's stances: that cost grows with the archive (a source
+    states ~1,800 stances at 1M claims, a claim has a handful). SQLite chooses by the
+    shape of the WHERE clause, so it is held to the one index that fits."""
+    engine = app.state.engine
+    found: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        # The lookup of the source's current stance on this claim (not the status counts).
+        if "stance.source_id = " in statement and "is_current" in statement:
+            found.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        add_stance(client, auth, seeded["claim"], seeded["source"], "denies")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    lookups = [(s, p) for s, p in found if s.lstrip().startswith("SELECT stance.id")]
+    assert lookups, found
+    index = "uq_stance_current_claim_id_source_id"
+    for statement, parameters in lookups:
+        if engine.dialect.name == "sqlite":
+            plan = sqlite_plan(engine, statement, parameters)
+            assert any(index in step for step in plan), (statement, plan)
+        else:
+            # PostgreSQL picks among the indexes by cost; none may be a scan of the table.
+            nodes = postgres_plan(engine, statement, parameters)
+            assert all("Index" in node["Node Type"] for node in nodes), nodes

@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -46,10 +47,13 @@ _LOCK_SOURCE = (
     .with_for_update(read=True)
 )
 _LOCK_CLAIM = select(_claim).where(_claim.c.id == bindparam("claim_pk")).with_for_update()
+# The bare predicate of the partial unique index (claim_id, source_id) WHERE is_current, so
+# SQLite can use that index: with the `is_current = 1` SQLAlchemy writes for a boolean
+# column, it walks every stance of the source instead (~1,800 per POST at 1M claims).
 _CURRENT_OF_SOURCE = select(_stance.c.id, _stance.c.stated_at).where(
     _stance.c.claim_id == bindparam("claim_pk"),
     _stance.c.source_id == bindparam("source_pk"),
-    _stance.c.is_current,
+    text("stance.is_current"),
 )
 _SET_CURRENT = (
     update(_stance)
