@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,21 @@ from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
 from app.migrate import include_object
+
+
+@contextmanager
+def captured_sql(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the engine runs inside the block, with its parameters."""
+    ran: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        ran.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
 
 
 def make_source(

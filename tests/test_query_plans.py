@@ -7,8 +7,6 @@ and on PostgreSQL sequential scans and sorts are priced out (`enable_seqscan`,
 order, whatever the table sizes: a Seq Scan or a Sort that remains means none can.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,23 +14,16 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_stance, make_claim, make_source
+from tests.helpers import add_stance, captured_sql, make_claim, make_source
 
 
-@contextmanager
-def captured_lists(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
-    """Every paged SELECT (one with a LIMIT) the engine runs inside the block."""
-    statements: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and " LIMIT " in statement:
-            statements.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+def paged(ran: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The paged SELECTs (those with a LIMIT) among the statements that ran."""
+    return [
+        (statement, parameters)
+        for statement, parameters in ran
+        if statement.lstrip().upper().startswith("SELECT") and " LIMIT " in statement
+    ]
 
 
 def sqlite_plan(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
@@ -63,12 +54,13 @@ def assert_index_served(
     """The first page and the next one are read through `index`, with no full scan of a
     table and no sort of the result."""
     engine: sa.Engine = app.state.engine
-    with captured_lists(engine) as statements:
+    with captured_sql(engine) as ran:
         first = client.get(path, params={**params, "limit": 1})
         assert first.status_code == 200, first.text
         cursor = first.json()["next_cursor"]
         assert cursor is not None
         assert client.get(path, params={**params, "limit": 1, "cursor": cursor}).status_code == 200
+    statements = paged(ran)
     assert len(statements) == 2
     for statement, parameters in statements:
         if engine.dialect.name == "sqlite":
@@ -126,9 +118,9 @@ def test_the_stance_filter_reaches_stances_and_sources_by_index(
     app: FastAPI, client: TestClient, seeded: dict[str, str]
 ) -> None:
     engine: sa.Engine = app.state.engine
-    with captured_lists(engine) as statements:
+    with captured_sql(engine) as ran:
         client.get("/claims", params={"stance": "denies", "source_kind": "state_media"})
-    [(statement, parameters)] = statements
+    [(statement, parameters)] = paged(ran)
     if engine.dialect.name == "sqlite":
         plan = sqlite_plan(engine, statement, parameters)
         assert [line for line in plan if line.startswith(("SEARCH stance", "SEARCH source"))] == [
@@ -167,20 +159,17 @@ def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
     states ~1,800 stances at 1M claims, a claim has a handful). SQLite chooses by the
     shape of the WHERE clause, so it is held to the one index that fits."""
     engine = app.state.engine
-    found: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        # The lookup of the source's current stance on this claim (not the status counts).
-        if "stance.source_id = " in statement and "is_current" in statement:
-            found.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with captured_sql(engine) as ran:
         add_stance(client, auth, seeded["claim"], seeded["source"], "denies")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    lookups = [(s, p) for s, p in found if s.lstrip().startswith("SELECT stance.id")]
-    assert lookups, found
+    # The lookup of the source's current stance on this claim (not the status counts).
+    lookups = [
+        (statement, parameters)
+        for statement, parameters in ran
+        if statement.lstrip().startswith("SELECT stance.id")
+        and "stance.source_id = " in statement
+        and "is_current" in statement
+    ]
+    assert lookups, ran
     index = "uq_stance_current_claim_id_source_id"
     for statement, parameters in lookups:
         if engine.dialect.name == "sqlite":

@@ -4,8 +4,8 @@ touching the database, and never answers with data older than the request.
 Statements are counted on the app's own engine: a cached answer runs none.
 """
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -16,22 +16,12 @@ from fastapi.testclient import TestClient
 from app.auth import Scope, create_key, revoke_key
 from app.config import Settings
 from app.main import create_app
-from tests.helpers import add_stance, make_claim, make_source
+from tests.helpers import add_stance, captured_sql, make_claim, make_source
 
 
-@contextmanager
-def statements(app: FastAPI) -> Iterator[list[str]]:
+def statements(app: FastAPI) -> AbstractContextManager[list[tuple[str, Any]]]:
     """The SQL the app's engine runs inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(app.state.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(app.state.engine, "before_cursor_execute", record)
+    return captured_sql(app.state.engine)
 
 
 def from_cache(app: FastAPI, read: Callable[[], Any]) -> Any:
