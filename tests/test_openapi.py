@@ -1,6 +1,7 @@
 """The OpenAPI document is what SDK generators read: stable snake_case operation ids,
 a tag on each operation, problem+json for every error, and an example on each body."""
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,12 @@ def test_the_examples_are_accepted_by_the_api(
         json=example("patch", "/sources/{source_id}"),
     )
     assert renamed.status_code == 200, renamed.text
+
+
+SNAPSHOT = Path(__file__).parent / "openapi.snapshot.json"
+
+
+def test_the_document_matches_the_committed_snapshot(document: dict[str, Any]) -> None:
+    # A change to the public surface is deliberate: regenerate the snapshot with
+    # `python -m tests.openapi_snapshot` and review its diff.
+    assert json.dumps(document, indent=2, sort_keys=True) + "\n" == SNAPSHOT.read_text()
