@@ -9,20 +9,25 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.routing import APIRoute
 
-from app.config import Settings, get_settings
-from app.db import make_engine
-from app.docs import install_docs
-from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
-from app.idempotency.middleware import IdempotencyKeys
-from app.limits import BodySizeLimit, MediaTypeCheck
-from app.logs import configure_logging
-from app.middleware import RequestContext
-from app.migrate import migration_head
-from app.openapi import install_openapi
-from app.ratelimit import RateLimit
-from app.response_cache import ResponseCache, data_version_of
-from app.routes import bulk, changes, claims, health, sources, verdicts
-from app.routes import webhooks as webhook_routes
+from app.claims import routes as claims
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine
+from app.core.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.http.context import RequestContext
+from app.http.docs import install_docs
+from app.http.idempotency.middleware import IdempotencyKeys
+from app.http.limits import BodySizeLimit, MediaTypeCheck
+from app.http.openapi import install_openapi
+from app.http.ratelimit import RateLimit
+from app.http.response_cache import ResponseCache, data_version_of
+from app.ops import health
+from app.ops.logs import configure_logging
+from app.ops.migrate import migration_head
+from app.sources import routes as sources
+from app.stances import routes as stances
+from app.sync import routes as sync
+from app.verdicts import routes as verdicts
+from app.webhooks import routes as webhooks
 from app.webhooks.sender import start_sender
 
 DESCRIPTION = """\
@@ -83,13 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)
-    app.include_router(claims.router)
-    app.include_router(verdicts.router)
-    app.include_router(sources.router)
-    app.include_router(health.router)
-    app.include_router(webhook_routes.router)
-    app.include_router(changes.router)
-    app.include_router(bulk.router)
+    for router in (
+        claims.router,
+        stances.claim_stances,
+        verdicts.router,
+        sources.router,
+        stances.source_stances,
+        health.router,
+        webhooks.router,
+        sync.changes_router,
+        sync.router,
+    ):
+        app.include_router(router)
 
     @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
     def problem_type(slug: str) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.config import Settings
-from app.db import make_engine
-from app.migrate import upgrade
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.ops.migrate import upgrade
 from bench.load import LoadStats, finish, load
 
 # Bump when the generator or the loader changes, so stale caches are not reused. v2: built

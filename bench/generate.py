@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.models import SourceKind, name_key
+from app.sources.models import SourceKind, name_key
 
 SEED = 20241205
 SOURCES = 2000

@@ -136,9 +136,9 @@ class Run:
         return bodies
 
     def service_writes(self, archive: build.Archive, hot_claims: list[int]) -> None:
-        from app.auth import Scope, create_key
-        from app.config import Settings
-        from app.db import make_engine
+        from app.core.auth import Scope, create_key
+        from app.core.config import Settings
+        from app.core.db import make_engine
 
         labels = {"claims": archive.claims, "engine": archive.engine, "server": "claims-api"}
         url, drop = build.scratch_copy(archive, f"{archive.engine}-{archive.claims}")

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from app.pagination import encode_cursor
+from app.core.pagination import encode_cursor
 from bench.generate import PLACES
 
 SEARCH_WORD = PLACES[2]  # "Aleppo": in about 1.5% of claims, as a place name is
@@ -77,9 +77,9 @@ def pick_params(url: str) -> Params:
     # The stored timestamp, read through the app's own column type (timezone-aware).
     from sqlmodel import Session
 
-    from app.config import Settings
-    from app.db import make_engine
-    from app.models import Claim
+    from app.claims.models import Claim
+    from app.core.config import Settings
+    from app.core.db import make_engine
 
     app_engine = make_engine(Settings(database_url=url))
     try:

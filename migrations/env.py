@@ -7,9 +7,9 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (registers every table on the metadata)
-from app.config import get_settings
-from app.db import make_engine
-from app.migrate import include_object
+from app.core.config import get_settings
+from app.core.db import make_engine
+from app.ops.migrate import include_object
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for tests/test_docs_offline.py: Debian's `chromium` package.
+# Headless Chromium for tests/http/test_docs_offline.py: Debian's `chromium` package.
 # Idempotent: returns at once when chromium is on PATH. Installing needs root (CI is root).
 set -euo pipefail
 

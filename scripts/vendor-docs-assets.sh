@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Refresh app/static/docs/ (Swagger UI and Redoc, served by /docs and /redoc) from the npm
+# Refresh app/http/static/docs/ (Swagger UI and Redoc, served by /docs and /redoc) from the npm
 # registry: `npm pack` fetches the published tarballs and checks their integrity. Bump a
-# version below, run this, look at the diff, run tests/test_docs_offline.py, commit.
+# version below, run this, look at the diff, run tests/http/test_docs_offline.py, commit.
 set -euo pipefail
 
 SWAGGER_UI_DIST=5.35.0
@@ -9,7 +9,7 @@ SWAGGER_UI_DIST=5.35.0
 REDOC=2.5.4
 
 cd "$(dirname "$0")/.."
-dest=app/static/docs
+dest=app/http/static/docs
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.auth import Scope, create_key
-from app.config import Settings
-from app.db import make_engine
+from app.core.auth import Scope, create_key
+from app.core.config import Settings
+from app.core.db import make_engine
 from app.main import create_app
-from app.migrate import upgrade
+from app.ops.migrate import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLAIMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

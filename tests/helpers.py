@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
-from app.migrate import include_object
+from app.ops.migrate import include_object
 
 
 @contextmanager

@@ -4,7 +4,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from app.config import Settings
+from app.core.config import Settings
 from app.main import create_app
 
 SNAPSHOT = Path(__file__).parent / "openapi.snapshot.json"

@@ -22,20 +22,12 @@ from sqlalchemy import (
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from app.db import UTCDateTime
-from app.fields import HttpUrlStr, LanguageTag, PublicId, StorableStr, Tag
-from app.models import IdType, PatchModel, RequestModel
-from app.pagination import Page
-from app.status import ClaimStatus
-
-
-class EventType(StrEnum):
-    claim_created = "claim.created"
-    claim_updated = "claim.updated"
-    claim_deleted = "claim.deleted"
-    claim_status_changed = "claim.status_changed"
-    stance_created = "stance.created"
-    verdict_published = "verdict.published"
+from app.core.db import UTCDateTime
+from app.core.fields import HttpUrlStr, LanguageTag, PublicId, StorableStr, Tag
+from app.core.models import IdType, PatchModel, RequestModel
+from app.core.pagination import Page
+from app.events.models import EventType
+from app.stances.rules import ClaimStatus
 
 
 class DeliveryStatus(StrEnum):
@@ -69,29 +61,6 @@ class Webhook(SQLModel, table=True):
     disabled_reason: str | None = SQLField(default=None, sa_type=String(200))
     created_at: datetime = SQLField(sa_type=UTCDateTime)
     updated_at: datetime = SQLField(sa_type=UTCDateTime)
-
-
-class Event(SQLModel, table=True):
-    """The transactional outbox: one row per change, written in the change's transaction."""
-
-    __tablename__ = "event"
-    __table_args__ = (
-        # The sender's queue: events not yet turned into deliveries.
-        Index(
-            "ix_event_pending_fan_out",
-            "id",
-            sqlite_where=sql_text("fanned_out_at IS NULL"),
-            postgresql_where=sql_text("fanned_out_at IS NULL"),
-        ),
-        Index("ix_event_created_at", "created_at"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: int | None = SQLField(default=None, sa_type=IdType, primary_key=True)
-    type: str = SQLField(sa_type=String(64))
-    data: dict[str, Any] = SQLField(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = SQLField(sa_type=UTCDateTime)
-    fanned_out_at: datetime | None = SQLField(default=None, sa_type=UTCDateTime)
 
 
 class WebhookDelivery(SQLModel, table=True):

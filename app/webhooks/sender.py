@@ -39,16 +39,11 @@ import httpx
 from sqlalchemy import Engine, delete, exists, update
 from sqlmodel import Session, col, select
 
-from app.config import Settings
-from app.db import utcnow, write_engine
+from app.core.config import Settings
+from app.core.db import utcnow, write_engine
+from app.events.models import Event
 from app.webhooks import signing, ssrf
-from app.webhooks.models import (
-    DeliveryStatus,
-    Event,
-    Webhook,
-    WebhookAttempt,
-    WebhookDelivery,
-)
+from app.webhooks.models import DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery
 from app.webhooks.service import event_payload, signing_secrets
 
 log = logging.getLogger("claims_api.webhooks")

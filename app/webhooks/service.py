@@ -6,15 +6,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.config import Settings
-from app.db import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.pagination import decode_cursor, encode_cursor, keyset_after
-from app.services import parse_id
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.ids import parse_id
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.events.models import Event
 from app.webhooks import ssrf
 from app.webhooks.models import (
     DeliveryStatus,
-    Event,
     Webhook,
     WebhookAttempt,
     WebhookAttemptPublic,

@@ -1,0 +1,105 @@
+"""Claims: create, read, update, delete, and the filtered list."""
+
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from app.claims.filters import ClaimFilters, ClaimSort, conditions
+from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimTag, ClaimUpdate
+from app.core.db import utcnow
+from app.core.errors import NotFound
+from app.core.ids import parse_id
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.events.models import EventType
+from app.events.outbox import claim_snapshot, emit
+from app.stances.rules import ClaimStatus
+
+
+def get_claim(*, session: Session, claim_id: str, for_update: bool = False) -> Claim:
+    """The claim (404 if none); `for_update` row-locks it until commit, so writers of one
+    claim take turns, and reloads it from the database."""
+    claim = session.get(
+        Claim,
+        parse_id(claim_id, "claim"),
+        with_for_update=for_update,
+        populate_existing=for_update,
+    )
+    if claim is None:
+        raise NotFound(f"No claim has id '{claim_id}'.")
+    return claim
+
+
+def create_claim(*, session: Session, data: ClaimCreate) -> Claim:
+    now = utcnow()
+    claim = Claim(
+        **data.model_dump(), status=ClaimStatus.unsourced.value, created_at=now, updated_at=now
+    )
+    session.add(claim)
+    session.flush()
+    _write_tags(session, claim)
+    emit(session, EventType.claim_created, {"claim": claim_snapshot(claim)})
+    session.commit()
+    return claim
+
+
+def update_claim(*, session: Session, claim_id: str, data: ClaimUpdate) -> Claim:
+    claim = get_claim(session=session, claim_id=claim_id)
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(claim, k) != v
+    }
+    if changes:
+        for name, value in changes.items():
+            setattr(claim, name, value)
+        claim.updated_at = utcnow()
+        if "tags" in changes:
+            session.exec(delete(ClaimTag).where(col(ClaimTag.claim_id) == claim.id))
+            _write_tags(session, claim)
+        emit(
+            session,
+            EventType.claim_updated,
+            {"claim": claim_snapshot(claim), "changed": sorted(changes)},
+        )
+        session.commit()
+    return claim
+
+
+def delete_claim(*, session: Session, claim_id: str) -> None:
+    claim = get_claim(session=session, claim_id=claim_id)
+    emit(session, EventType.claim_deleted, {"claim": claim_snapshot(claim)})
+    session.delete(claim)  # stances and tags go with it (ON DELETE CASCADE)
+    session.commit()
+
+
+def _write_tags(session: Session, claim: Claim) -> None:
+    session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)  # type: ignore[arg-type]
+
+
+def list_claims(
+    *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
+) -> tuple[list[ClaimPublic], str | None]:
+    query = select(*_PUBLIC_COLUMNS).where(*conditions(session, filters))
+    if cursor:
+        value, claim_id = decode_cursor(cursor, sort.value, datetime)
+        query = query.where(
+            keyset_after(sort.column, col(Claim.id), value, claim_id, descending=sort.descending)
+        )
+    order = (
+        (sort.column.desc(), col(Claim.id).desc())
+        if sort.descending
+        else (sort.column.asc(), col(Claim.id).asc())
+    )
+    rows = session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(sort.value, last[sort.field_name], last["id"])
+    return _CLAIM_LIST.validate_python(rows), next_cursor
+
+
+# Plain rows validated in one call of pydantic's core: no ORM identity map or per-row
+# model_validate (2.2 ms -> 0.7 ms CPU for a page of 20, bench/RESULTS.md).
+_PUBLIC_COLUMNS = [Claim.__table__.c[name] for name in ClaimPublic.model_fields]  # type: ignore[attr-defined]
+_CLAIM_LIST = TypeAdapter(list[ClaimPublic])

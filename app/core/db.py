@@ -1,0 +1,146 @@
+"""Engines, the UTC datetime column type, and the session dependencies."""
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, SQLModel, create_engine
+
+from app.core.config import Settings
+from app.core.db_bounds import bound_postgres, bound_sqlite, postgres_connect_args
+from app.core.writer_queue import QueuedWriterConnection
+
+# Stable constraint names, so migrations can name what they drop on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+WRITE_OPTION = "claims_write"
+SQLITE_BEGIN_RETRIES = 5
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = settings.database_url
+    if not is_sqlite(url):
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_args=postgres_connect_args(settings),
+        )
+        bound_postgres(engine, settings)
+        return engine
+    engine = create_engine(
+        url,
+        connect_args={
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout,
+            "factory": QueuedWriterConnection,
+        },
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+    )
+    _configure_sqlite(engine, settings.sqlite_busy_timeout)
+    bound_sqlite(engine, settings)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    writer_lock = threading.Lock()  # one per database: this engine's writers take turns
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.writer_lock = writer_lock
+        # Take transaction control from pysqlite so that "begin" below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        # A writer that reads first and writes later can fail at once with
+        # SQLITE_BUSY; taking the write lock up front makes it wait its turn.
+        if not conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN")
+            return
+        raw: QueuedWriterConnection = conn.connection.driver_connection
+        raw.take_writer_lock(busy_timeout)
+        try:
+            _begin_immediate(conn)
+        except BaseException:
+            raw.give_back_writer_lock()
+            raise
+
+
+def _begin_immediate(conn: Any) -> None:
+    """BEGIN IMMEDIATE, retried a few times when another process holds the write lock."""
+    for attempt in range(SQLITE_BEGIN_RETRIES):
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == SQLITE_BEGIN_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same pool, flagged so that SQLite transactions begin IMMEDIATE."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+def write_session(engine: Engine) -> Iterator[Session]:
+    with Session(write_engine(engine), expire_on_commit=False) as session:
+        yield session

@@ -1,0 +1,104 @@
+"""Opaque keyset cursors, the Page envelope and the Link header."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import ColumnElement, literal, tuple_
+from starlette.requests import Request
+
+from app.core.errors import ValidationFailed
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+# How often a list filter may be repeated (repeats mean OR).
+MAX_REPEATS = 20
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+# Cursors are URL-safe base64 without padding; which of those strings we issued the schema
+# cannot say, so a well-formed cursor we did not issue is still 422 (invalid_cursor).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+CursorStr = Annotated[str, StringConstraints(max_length=512, pattern=CURSOR_PATTERN)]
+Cursor = Annotated[
+    CursorStr | None,
+    Query(description="`next_cursor` of the previous page, passed back unchanged."),
+]
+
+
+def repeatable(description: str) -> Any:
+    """A list query parameter that may be repeated, meaning OR."""
+    return Query(max_length=MAX_REPEATS, description=description + " Repeat for OR.")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass back as `cursor` for the next page; null on the last page."
+    )
+
+
+def encode_cursor(sort: str, value: Any, row_id: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, row_id], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, value_type: type) -> tuple[Any, int]:
+    """The (sort value, id) a cursor resumes after; 422 for anything we did not issue."""
+    invalid = ValidationFailed.on(
+        "query", "cursor", "is not a cursor this list issued", "invalid_cursor"
+    )
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, row_id = json.loads(raw.decode())
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid from None
+    if cursor_sort != sort:
+        raise ValidationFailed.on(
+            "query",
+            "cursor",
+            f"was issued for sort={cursor_sort}, not sort={sort}",
+            "cursor_sort_mismatch",
+        )
+    if type(row_id) is not int or not 0 < row_id < 2**63:
+        raise invalid
+    try:
+        if value_type is datetime:
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError
+        elif not isinstance(value, value_type):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise invalid from None
+    return value, row_id
+
+
+def next_link(request: Request, next_cursor: str | None) -> dict[str, str]:
+    """The RFC 8288 `Link: <...>; rel="next"` header, when there is a next page."""
+    if next_cursor is None:
+        return {}
+    url = request.url.include_query_params(cursor=next_cursor)
+    return {"Link": f'<{url}>; rel="next"'}
+
+
+def keyset_after(
+    sort_column: Any,
+    id_column: Any,
+    value: Any,
+    row_id: int,
+    *,
+    descending: bool,
+) -> ColumnElement[bool]:
+    """Rows strictly after (value, row_id) in (sort_column, id_column) order: a row-value
+    comparison that the (sort_column, id) index serves on both engines."""
+    left = tuple_(sort_column, id_column)
+    right = tuple_(literal(value, sort_column.type), literal(row_id, id_column.type))
+    return left < right if descending else left > right

@@ -1,0 +1,109 @@
+"""`claims-api check`: recompute every claim's current stances, status and counts from
+its stance history, report what disagrees with what is stored, and optionally repair it."""
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from app.claims.models import Claim
+from app.claims.service import get_claim
+from app.core.db import utcnow, write_engine
+from app.sources.models import Source
+from app.stances.models import Stance
+from app.stances.rules import CurrentStance, StanceKind, derive_status, latest_per_source
+from app.stances.service import refresh_claim_status
+
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    claim_id: int
+    stored: tuple[str, int, int]
+    expected: tuple[str, int, int]
+    wrong_current_flags: int
+
+    def describe(self) -> str:
+        parts = []
+        if self.stored != self.expected:
+            parts.append(
+                f"stored (status, asserting, denying) {self.stored}, expected {self.expected}"
+            )
+        if self.wrong_current_flags:
+            parts.append(f"{self.wrong_current_flags} stance(s) with a wrong `current` flag")
+        return f"claim {self.claim_id}: " + "; ".join(parts)
+
+
+def _latest_per_source(stances: list[Stance]) -> dict[int, Stance]:
+    return latest_per_source(
+        stances, source=lambda s: s.source_id, order=lambda s: (s.stated_at, s.id)
+    )
+
+
+def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
+    """Walk all claims in id order, a batch at a time, comparing stored with derived."""
+    with Session(engine) as session:
+        sources = {s.id: s for s in session.exec(select(Source))}
+        after = 0
+        while True:
+            claims = list(
+                session.exec(
+                    select(Claim).where(col(Claim.id) > after).order_by(col(Claim.id)).limit(BATCH)
+                )
+            )
+            if not claims:
+                return
+            after = claims[-1].id  # type: ignore[assignment]
+            by_claim: dict[int, list[Stance]] = defaultdict(list)
+            stances = session.exec(
+                select(Stance).where(col(Stance.claim_id).in_([c.id for c in claims]))
+            )
+            for stance in stances:
+                by_claim[stance.claim_id].append(stance)
+            for claim in claims:
+                mismatch = _compare(claim, by_claim.get(claim.id, []), sources)  # type: ignore[arg-type]
+                if mismatch is not None:
+                    yield mismatch
+            session.expunge_all()
+
+
+def _compare(
+    claim: Claim, stances: list[Stance], sources: dict[int | None, Source]
+) -> Mismatch | None:
+    latest = _latest_per_source(stances)
+    current_ids = {s.id for s in latest.values()}
+    wrong_flags = sum(1 for s in stances if s.is_current != (s.id in current_ids))
+    derived = derive_status(
+        CurrentStance(
+            StanceKind(s.stance),
+            s.source_id,
+            sources[s.source_id].name,
+            sources[s.source_id].affiliation,
+        )
+        for s in latest.values()
+    )
+    expected = (derived.status.value, derived.asserting_sources, derived.denying_sources)
+    stored = (claim.status, claim.asserting_sources, claim.denying_sources)
+    if stored == expected and not wrong_flags:
+        return None
+    return Mismatch(claim.id, stored, expected, wrong_flags)  # type: ignore[arg-type]
+
+
+def repair_claim(*, engine: Engine, claim_id: int) -> None:
+    """Re-derive one claim under its row lock: current flags first, then status and counts."""
+    with Session(write_engine(engine)) as session:
+        claim = get_claim(session=session, claim_id=str(claim_id), for_update=True)
+        stances = list(session.exec(select(Stance).where(Stance.claim_id == claim_id)))
+        current_ids = [s.id for s in _latest_per_source(stances).values()]
+        # Clear before set: the partial unique index allows one current stance per source.
+        session.exec(
+            update(Stance).where(col(Stance.claim_id) == claim_id).values(is_current=False)
+        )
+        session.exec(update(Stance).where(col(Stance.id).in_(current_ids)).values(is_current=True))
+        session.expire_all()
+        claim = get_claim(session=session, claim_id=str(claim_id), for_update=True)
+        refresh_claim_status(session=session, claim=claim, now=utcnow())
+        session.commit()

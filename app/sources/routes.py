@@ -1,0 +1,129 @@
+"""/sources: the list, and one source."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
+from sqlmodel import Session
+
+from app.core.auth import ReadAccess, WriteKey
+from app.core.deps import ReadSession, WriteSession
+from app.core.errors import problem_responses
+from app.core.fields import StorableStr
+from app.core.pagination import DEFAULT_LIMIT, MAX_REPEATS, Cursor, Limit, next_link
+from app.http.conditional import (
+    IfNoneMatch,
+    if_match,
+    read_responses,
+    respond,
+    tagged,
+    write_responses,
+)
+from app.sources import service
+from app.sources.models import SourceCreate, SourceKind, SourcePage, SourcePublic, SourceUpdate
+
+router = APIRouter(prefix="/sources", tags=["sources"], dependencies=[ReadAccess])
+
+
+def _public(source: object) -> SourcePublic:
+    return SourcePublic.model_validate(source, from_attributes=True)
+
+
+@router.get(
+    "",
+    operation_id="list_sources",
+    response_model=SourcePage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_sources(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    kind: Annotated[
+        list[SourceKind], Query(max_length=MAX_REPEATS, description="Source kind. Repeat for OR.")
+    ] = [],
+    q: Annotated[
+        Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
+        Query(description="Part of the name, any case."),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> SourcePage:
+    """List sources in name order."""
+    rows, next_cursor = service.list_sources(
+        session=session, kinds=kind, q=q, limit=limit, cursor=cursor
+    )
+    response.headers.update(next_link(request, next_cursor))
+    return SourcePage(items=[_public(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    operation_id="create_source",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SourcePublic,
+    responses=problem_responses(401, 403, 409, 413, 422),
+)
+def create_source(
+    data: SourceCreate, response: Response, session: WriteSession, _key: WriteKey
+) -> SourcePublic:
+    """Create a source. Names are unique regardless of case."""
+    source = service.create_source(session=session, data=data)
+    response.headers["Location"] = f"/sources/{source.id}"
+    return _public(source)
+
+
+@router.get(
+    "/{source_id}",
+    operation_id="get_source",
+    response_model=SourcePublic,
+    responses={**problem_responses(401, 403, 404), **read_responses()},
+)
+def get_source(
+    source_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
+) -> SourcePublic | Response:
+    """One source."""
+    source = _public(service.get_source(session=session, source_id=source_id))
+    return respond(response, source, if_none_match)
+
+
+def _current_source(session: Session, source_id: str) -> SourcePublic:
+    """The source as GET shows it, its row locked for the write that follows (If-Match)."""
+    return _public(service.get_source(session=session, source_id=source_id, for_update=True))
+
+
+SourceUnchanged = Annotated[None, if_match(_current_source, "source_id")]
+
+
+@router.patch(
+    "/{source_id}",
+    operation_id="update_source",
+    response_model=SourcePublic,
+    responses={**problem_responses(401, 403, 404, 409, 413, 422), **write_responses()},
+)
+def update_source(
+    source_id: str,
+    data: SourceUpdate,
+    response: Response,
+    session: WriteSession,
+    _key: WriteKey,
+    _unchanged: SourceUnchanged,
+) -> SourcePublic:
+    """Change a source. A new affiliation re-derives the status of claims it has a stance on.
+    With `If-Match`, only if the source is still as you read it."""
+    source = service.update_source(session=session, source_id=source_id, data=data)
+    return tagged(response, _public(source))
+
+
+@router.delete(
+    "/{source_id}",
+    operation_id="delete_source",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**problem_responses(401, 403, 404, 409), **write_responses(returns_body=False)},
+)
+def delete_source(
+    source_id: str, session: WriteSession, _key: WriteKey, _unchanged: SourceUnchanged
+) -> None:
+    """Delete a source that has no stances; one with stances is 409. With `If-Match`, only
+    if the source is still as you read it."""
+    service.delete_source(session=session, source_id=source_id)

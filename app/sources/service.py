@@ -1,0 +1,123 @@
+"""Sources: create, read, list, update, delete."""
+
+from sqlalchemy import exists
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound
+from app.core.ids import parse_id
+from app.core.pagination import decode_cursor, encode_cursor
+from app.sources.models import Source, SourceCreate, SourceKind, SourceUpdate, name_key
+from app.stances.models import Stance
+from app.stances.rules import affiliation_key
+from app.stances.service import refresh_claims_of_source
+from app.verdicts.service import source_has_verdicts
+
+LIST_SORT = "name"
+
+
+def get_source(*, session: Session, source_id: str, for_update: bool = False) -> Source:
+    query = select(Source).where(Source.id == parse_id(source_id, "source"))
+    source = session.exec(query.with_for_update() if for_update else query).first()
+    if source is None:
+        raise NotFound(f"No source has id '{source_id}'.")
+    return source
+
+
+def _ensure_name_free(session: Session, name: str, except_id: int | None = None) -> None:
+    query = select(Source.id).where(Source.name_key == name_key(name))
+    if except_id is not None:
+        query = query.where(Source.id != except_id)
+    if session.exec(query).first() is not None:
+        raise Conflict(f"A source named '{name}' already exists (names are case-insensitive).")
+
+
+def create_source(*, session: Session, data: SourceCreate) -> Source:
+    _ensure_name_free(session, data.name)
+    now = utcnow()
+    source = Source(
+        **data.model_dump(),
+        name_key=name_key(data.name),
+        affiliation_key=affiliation_key(data.affiliation),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(source)
+    _commit(session, data.name)
+    return source
+
+
+def update_source(*, session: Session, source_id: str, data: SourceUpdate) -> Source:
+    # Lock the source first: stance writers take locks in the same order (source, then claim).
+    source = get_source(session=session, source_id=source_id, for_update=True)
+    changes = {
+        k: v for k, v in data.model_dump(exclude_unset=True).items() if getattr(source, k) != v
+    }
+    if not changes:
+        return source
+    if "name" in changes:
+        _ensure_name_free(session, changes["name"], except_id=source.id)
+        source.name_key = name_key(changes["name"])
+    for field, value in changes.items():
+        setattr(source, field, value)
+    now = utcnow()
+    source.updated_at = now
+    if "affiliation" in changes:
+        source.affiliation_key = affiliation_key(source.affiliation)
+        session.flush()
+        # Camps decide between asserted and corroborated: re-derive where it speaks.
+        refresh_claims_of_source(session=session, source_id=source.id, now=now)  # type: ignore[arg-type]
+    _commit(session, source.name)
+    return source
+
+
+def delete_source(*, session: Session, source_id: str) -> None:
+    source = get_source(session=session, source_id=source_id)
+    if session.exec(select(exists().where(col(Stance.source_id) == source.id))).one():
+        raise Conflict(
+            f"Source '{source_id}' has stances on record; they keep it from being deleted."
+        )
+    if source_has_verdicts(session=session, source_id=source.id):  # type: ignore[arg-type]
+        raise Conflict(f"Source '{source_id}' has verdicts on record; withdraw them first.")
+    session.delete(source)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"Source '{source_id}' has stances on record.") from None
+
+
+def list_sources(
+    *, session: Session, kinds: list[SourceKind], q: str | None, limit: int, cursor: str | None
+) -> tuple[list[Source], str | None]:
+    """Sources by name, case-insensitively, resuming after the cursor."""
+    query = select(Source)
+    if kinds:
+        query = query.where(col(Source.kind).in_([kind.value for kind in kinds]))
+    if q:
+        pattern = (
+            "%" + q.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(col(Source.name_key).like(pattern, escape="\\"))
+    if cursor:
+        after, _ = decode_cursor(cursor, LIST_SORT, str)
+        query = query.where(Source.name_key > after)
+    rows = list(session.exec(query.order_by(col(Source.name_key)).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(LIST_SORT, last.name_key, last.id)  # type: ignore[arg-type]
+    return rows, next_cursor
+
+
+def _commit(session: Session, name: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another writer took the name between our check and our insert.
+        session.rollback()
+        raise Conflict(
+            f"A source named '{name}' already exists (names are case-insensitive)."
+        ) from None

@@ -1,0 +1,102 @@
+"""Stances: the table and its API models."""
+
+from datetime import datetime
+
+from pydantic import ConfigDict
+from sqlalchemy import Column, ForeignKey, Index, String, Text
+from sqlalchemy import text as sql_text
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime
+from app.core.fields import HttpUrlStr, LongText, PublicId, Rfc3339, SourceRef
+from app.core.models import IdType, RequestModel, enum_check
+from app.core.pagination import Page
+from app.sources.models import SourceSummary
+from app.stances.rules import StanceKind
+
+
+class Stance(SQLModel, table=True):
+    __tablename__ = "stance"
+    __table_args__ = (
+        enum_check("stance", StanceKind),
+        Index("ix_stance_claim_id_stated_at_id", "claim_id", "stated_at", "id"),
+        Index("ix_stance_source_id_stated_at_id", "source_id", "stated_at", "id"),
+        # At most one current stance per source and claim, enforced by the database.
+        Index(
+            "uq_stance_current_claim_id_source_id",
+            "claim_id",
+            "source_id",
+            unique=True,
+            sqlite_where=sql_text("is_current"),
+            postgresql_where=sql_text("is_current"),
+        ),
+        Index(
+            "ix_stance_current_source_id_stance",
+            "source_id",
+            "stance",
+            "claim_id",
+            sqlite_where=sql_text("is_current"),
+            postgresql_where=sql_text("is_current"),
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
+    claim_id: int = Field(
+        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
+    )
+    source_id: int = Field(
+        sa_column=Column(IdType, ForeignKey("source.id", ondelete="RESTRICT"), nullable=False)
+    )
+    stance: str = Field(sa_type=String(8))
+    stated_at: datetime = Field(sa_type=UTCDateTime)
+    url: str | None = Field(default=None, sa_type=String(2048))
+    quote: str | None = Field(default=None, sa_type=Text)
+    reported_via: str | None = Field(default=None, sa_type=String(2048))
+    note: str | None = Field(default=None, sa_type=Text)
+    is_current: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+STANCE_EXAMPLE = {
+    "source_id": "3",
+    "stance": "denies",
+    "stated_at": "2024-12-05T09:30:00Z",
+    "url": "https://sana.sy/en/",
+    "quote": "State media denied that insurgents had breached the city.",
+    "reported_via": "https://apnews.com/",
+    "note": "Confirmed clashes in the east of the city in the same statement.",
+}
+
+
+class StanceCreate(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [STANCE_EXAMPLE]})
+
+    source_id: SourceRef
+    stance: StanceKind
+    stated_at: Rfc3339 | None = Field(
+        default=None, description="When the source took this position; defaults to now."
+    )
+    url: HttpUrlStr | None = None
+    quote: LongText | None = None
+    reported_via: HttpUrlStr | None = None
+    note: LongText | None = None
+
+
+class StancePublic(SQLModel):
+    id: PublicId
+    claim_id: PublicId
+    source_id: PublicId
+    stance: StanceKind
+    stated_at: datetime
+    url: str | None
+    quote: str | None
+    reported_via: str | None
+    note: str | None
+    current: bool
+    created_at: datetime
+    source: SourceSummary
+
+
+class StancePage(Page[StancePublic]):
+    pass

@@ -1,0 +1,117 @@
+"""A claim's stances (/claims/{claim_id}/stances) and what a source has said
+(/sources/{source_id}/stances)."""
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.claims.service import get_claim
+from app.core.auth import ReadAccess, WriteKey
+from app.core.db import write_engine
+from app.core.deps import ReadSession
+from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
+from app.http.conditional import IfNoneMatch, read_responses, respond
+from app.sources.service import get_source
+from app.stances import service
+from app.stances.models import StanceCreate, StancePage, StancePublic
+from app.stances.writes import record_stance
+
+claim_stances = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
+source_stances = APIRouter(prefix="/sources", tags=["sources"], dependencies=[ReadAccess])
+
+
+def _history_page(
+    request: Request, response: Response, rows: list[service.StanceRow], next_cursor: str | None
+) -> StancePage:
+    response.headers.update(next_link(request, next_cursor))
+    return StancePage(items=[service.stance_public(*row) for row in rows], next_cursor=next_cursor)
+
+
+@claim_stances.get(
+    "/{claim_id}/stances",
+    operation_id="list_claim_stances",
+    response_model=StancePage,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_claim_stances(
+    claim_id: str,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> StancePage:
+    """Every stance ever recorded on the claim, newest first; `current` marks the live ones."""
+    claim = get_claim(session=session, claim_id=claim_id)
+    rows, next_cursor = service.list_stances(
+        session=session, claim_id=claim.id, limit=limit, cursor=cursor
+    )
+    return _history_page(request, response, rows, next_cursor)
+
+
+@claim_stances.post(
+    "/{claim_id}/stances",
+    operation_id="create_stance",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StancePublic,
+    responses=problem_responses(401, 403, 404, 413, 422),
+)
+def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: WriteKey) -> Response:
+    """Record that a source asserts or denies the claim. A newer stance of the same source
+    supersedes its older one; the claim's status and counts change in the same transaction."""
+    # Its own connection rather than WriteSession: a generator dependency costs two more
+    # thread hops per request, and a Session more than the statements, on the busiest
+    # write path.
+    with write_engine(request.app.state.engine).connect() as conn:
+        recorded = record_stance(conn, claim_id=claim_id, data=data)
+        conn.commit()
+    # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
+    # event got the same).
+    response = Response(
+        recorded.body, status_code=status.HTTP_201_CREATED, media_type="application/json"
+    )
+    response.headers["Location"] = (
+        f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
+    )
+    return response
+
+
+@claim_stances.get(
+    "/{claim_id}/stances/{stance_id}",
+    operation_id="get_stance",
+    response_model=StancePublic,
+    responses={**problem_responses(401, 403, 404), **read_responses()},
+)
+def get_stance(
+    claim_id: str,
+    stance_id: str,
+    response: Response,
+    session: ReadSession,
+    if_none_match: IfNoneMatch = None,
+) -> StancePublic | Response:
+    """One stance of the claim's history."""
+    stance = service.stance_public(
+        *service.get_stance(session=session, claim_id=claim_id, stance_id=stance_id)
+    )
+    return respond(response, stance, if_none_match)
+
+
+@source_stances.get(
+    "/{source_id}/stances",
+    operation_id="list_source_stances",
+    response_model=StancePage,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_source_stances(
+    source_id: str,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> StancePage:
+    """What this source has said, on every claim, newest first."""
+    source = get_source(session=session, source_id=source_id)
+    rows, next_cursor = service.list_stances(
+        session=session, source_id=source.id, limit=limit, cursor=cursor
+    )
+    return _history_page(request, response, rows, next_cursor)

@@ -1,0 +1,126 @@
+"""The stance rules, their only home: which stance is current (supersession), which camp a
+source belongs to, and the status a claim's current stances give it. Pure functions."""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
+
+
+class StanceKind(StrEnum):
+    asserts = "asserts"
+    denies = "denies"
+
+
+class ClaimStatus(StrEnum):
+    unsourced = "unsourced"
+    asserted = "asserted"
+    corroborated = "corroborated"
+    denied = "denied"
+    disputed = "disputed"
+
+
+T = TypeVar("T")
+# When a stance was stated, and its id: None for one not yet stored (its id will be higher).
+StanceOrder = tuple[datetime, int | None]
+
+
+def supersedes(new: StanceOrder, held: StanceOrder | None) -> bool:
+    """Whether a source's stance `new` replaces its current one `held` on a claim: the latest
+    `stated_at` wins, and a tie goes to the stance recorded later (the higher id)."""
+    if held is None:
+        return True
+    (new_at, new_id), (held_at, held_id) = new, held
+    if new_at != held_at:
+        return new_at > held_at
+    return new_id is None or (held_id is not None and new_id > held_id)
+
+
+def latest_per_source(
+    stances: Iterable[T], *, source: Callable[[T], int], order: Callable[[T], StanceOrder]
+) -> dict[int, T]:
+    """Each source's current stance among `stances` (one claim's history)."""
+    latest: dict[int, T] = {}
+    for stance in stances:
+        held = latest.get(source(stance))
+        if held is None or supersedes(order(stance), order(held)):
+            latest[source(stance)] = stance
+    return latest
+
+
+@dataclass(frozen=True)
+class CurrentStance:
+    """One source's current position on a claim, with what the rules need of the source."""
+
+    stance: StanceKind
+    source_id: int
+    source_name: str
+    affiliation: str | None
+
+
+@dataclass(frozen=True)
+class DerivedStatus:
+    status: ClaimStatus
+    asserting_sources: int
+    denying_sources: int
+    explanation: str
+
+
+def affiliation_key(affiliation: str | None) -> str | None:
+    """The identity of an affiliation: case and surrounding spaces do not count; blank is none."""
+    return affiliation.strip().casefold() if affiliation and affiliation.strip() else None
+
+
+def _camp(stance: CurrentStance) -> tuple[str, str]:
+    """Sources sharing an affiliation form one camp; an unaffiliated source is its own."""
+    key = affiliation_key(stance.affiliation)
+    return ("affiliation", key) if key else ("source", str(stance.source_id))
+
+
+def _label(stance: CurrentStance) -> str:
+    if stance.affiliation and stance.affiliation.strip():
+        return stance.affiliation.strip()
+    return f"{stance.source_name}, unaffiliated"
+
+
+def _describe(verb: str, stances: list[CurrentStance]) -> str:
+    if not stances:
+        return f"{verb} by none"
+    labels: dict[tuple[str, str], str] = {}
+    for stance in stances:
+        labels.setdefault(_camp(stance), _label(stance))
+    noun = "source" if len(stances) == 1 else "sources"
+    return f"{verb} by {len(stances)} {noun} ({'; '.join(sorted(labels.values()))})"
+
+
+def status_of(asserting: int, denying: int, asserting_camps: int) -> ClaimStatus:
+    """The status from how many current stances assert and deny, and how many camps the
+    asserting ones come from (counting camps past two changes nothing)."""
+    if asserting and denying:
+        return ClaimStatus.disputed
+    if denying:
+        return ClaimStatus.denied
+    if asserting_camps >= 2:
+        return ClaimStatus.corroborated
+    if asserting:
+        return ClaimStatus.asserted
+    return ClaimStatus.unsourced
+
+
+def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
+    """Apply the contract's status rules to the current stances of one claim."""
+    current = list(stances)
+    asserting = [s for s in current if s.stance == StanceKind.asserts]
+    denying = [s for s in current if s.stance == StanceKind.denies]
+    status = status_of(len(asserting), len(denying), len({_camp(s) for s in asserting}))
+
+    if status == ClaimStatus.unsourced:
+        explanation = "unsourced: no source has taken a position on it"
+    elif status == ClaimStatus.denied:
+        explanation = f"denied: {_describe('denied', denying)}, asserted by none"
+    else:
+        explanation = (
+            f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"
+        )
+    return DerivedStatus(status, len(asserting), len(denying), explanation)

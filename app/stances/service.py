@@ -1,0 +1,118 @@
+"""Stances: a claim's current stances and status, re-derivation, and the stance histories."""
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.claims.models import Claim
+from app.core.errors import NotFound
+from app.core.ids import parse_id
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.events.outbox import emit_status_changed
+from app.sources.models import Source, SourceSummary
+from app.stances.models import Stance, StancePublic
+from app.stances.rules import CurrentStance, DerivedStatus, derive_status
+
+HISTORY_SORT = "-stated_at"
+# A stance with the source it embeds.
+StanceRow = tuple[Stance, Source]
+
+
+def stance_public(stance: Stance, source: Source) -> StancePublic:
+    return StancePublic.model_validate(
+        {
+            **stance.model_dump(),
+            "current": stance.is_current,
+            "source": SourceSummary.model_validate(source, from_attributes=True),
+        }
+    )
+
+
+def current_stances(*, session: Session, claim_id: int) -> list[tuple[Stance, Source]]:
+    query = (
+        select(Stance, Source)
+        .join(Source, col(Source.id) == Stance.source_id)
+        .where(Stance.claim_id == claim_id, col(Stance.is_current))
+        .order_by(col(Stance.stated_at).desc(), col(Stance.id).desc())
+    )
+    return [(stance, source) for stance, source in session.exec(query)]
+
+
+def derive_claim_status(pairs: list[tuple[Stance, Source]]) -> DerivedStatus:
+    return derive_status(
+        CurrentStance(stance.stance, source.id, source.name, source.affiliation)  # type: ignore[arg-type]
+        for stance, source in pairs
+    )
+
+
+def refresh_claim_status(*, session: Session, claim: Claim, now: datetime) -> bool:
+    """Re-derive the locked claim's status and counts; True when any of them changed."""
+    derived = derive_claim_status(current_stances(session=session, claim_id=claim.id))  # type: ignore[arg-type]
+    new = (derived.status.value, derived.asserting_sources, derived.denying_sources)
+    if new == (claim.status, claim.asserting_sources, claim.denying_sources):
+        return False
+    claim.status, claim.asserting_sources, claim.denying_sources = new
+    claim.updated_at = now
+    return True
+
+
+def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime) -> None:
+    """Re-derive every claim on which this source holds a current stance."""
+    claim_ids = select(Stance.claim_id).where(Stance.source_id == source_id, col(Stance.is_current))
+    query = (
+        select(Claim)
+        .where(col(Claim.id).in_(claim_ids))
+        .order_by(col(Claim.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for claim in session.exec(query):
+        old_status = claim.status
+        refresh_claim_status(session=session, claim=claim, now=now)
+        emit_status_changed(session, claim=claim, old_status=old_status)
+
+
+def get_stance(*, session: Session, claim_id: str, stance_id: str) -> tuple[Stance, Source]:
+    query = (
+        select(Stance, Source)
+        .join(Source, col(Source.id) == Stance.source_id)
+        .where(
+            Stance.id == parse_id(stance_id, "stance"),
+            Stance.claim_id == parse_id(claim_id, "claim"),
+        )
+    )
+    found = session.exec(query).first()
+    if found is None:
+        raise NotFound(f"Claim '{claim_id}' has no stance with id '{stance_id}'.")
+    return found[0], found[1]
+
+
+def list_stances(
+    *,
+    session: Session,
+    claim_id: int | None = None,
+    source_id: int | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[StanceRow], str | None]:
+    """A claim's or a source's stance history, newest first."""
+    query = select(Stance, Source).join(Source, col(Source.id) == Stance.source_id)
+    if claim_id is not None:
+        query = query.where(Stance.claim_id == claim_id)
+    if source_id is not None:
+        query = query.where(Stance.source_id == source_id)
+    if cursor:
+        stated_at, stance_id = decode_cursor(cursor, HISTORY_SORT, datetime)
+        query = query.where(
+            keyset_after(
+                col(Stance.stated_at), col(Stance.id), stated_at, stance_id, descending=True
+            )
+        )
+    query = query.order_by(col(Stance.stated_at).desc(), col(Stance.id).desc()).limit(limit + 1)
+    rows = [(stance, source) for stance, source in session.exec(query)]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        next_cursor = encode_cursor(HISTORY_SORT, last.stated_at, last.id)  # type: ignore[arg-type]
+    return rows, next_cursor

@@ -1,0 +1,225 @@
+"""Recording a stance: the one write path (the route, the seeds), in SQLAlchemy Core, since
+it is the hottest write and should take as few statements and as little ORM as the rules allow.
+
+One transaction: share-lock the source, then lock the claim (the order update_source uses,
+so the two cannot deadlock); retire the source's current stance on the claim when the new
+one supersedes it (app.stances.rules.supersedes); insert the new
+stance; derive the claim's status and counts from its current stances in one query; write
+them; and add the outbox events (stance.created, then claim.status_changed when the
+status changed). The stance is serialized once, for the event and for the response.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+
+from app.claims.models import Claim
+from app.core.db import utcnow
+from app.core.errors import NotFound, ValidationFailed
+from app.core.ids import parse_id
+from app.events.models import Event, EventType
+from app.events.outbox import claim_snapshot_of, event_row
+from app.sources.models import Source
+from app.stances.models import Stance, StanceCreate, StancePublic
+from app.stances.rules import StanceKind, status_of, supersedes
+
+_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
+_source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
+_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
+_event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+
+# Built once: a statement object memoizes its cache key, so each execution skips that work.
+_LOCK_SOURCE = (
+    select(_source.c.id, _source.c.name, _source.c.kind, _source.c.affiliation)
+    .where(_source.c.id == bindparam("source_pk"))
+    .with_for_update(read=True)
+)
+_LOCK_CLAIM = select(_claim).where(_claim.c.id == bindparam("claim_pk")).with_for_update()
+# The bare predicate of the partial unique index (claim_id, source_id) WHERE is_current, so
+# SQLite can use that index: with the `is_current = 1` SQLAlchemy writes for a boolean
+# column, it walks every stance of the source instead (~1,800 per POST at 1M claims).
+_CURRENT_OF_SOURCE = select(_stance.c.id, _stance.c.stated_at).where(
+    _stance.c.claim_id == bindparam("claim_pk"),
+    _stance.c.source_id == bindparam("source_pk"),
+    text("stance.is_current"),
+)
+_SET_CURRENT = (
+    update(_stance)
+    .where(_stance.c.id == bindparam("stance_pk"))
+    .values(is_current=bindparam("current"))
+)
+_INSERT_STANCE = insert(_stance)
+_INSERT_EVENT = insert(_event)
+_UPDATE_CLAIM = (
+    update(_claim)
+    .where(_claim.c.id == bindparam("claim_pk"))
+    .values(
+        status=bindparam("new_status"),
+        asserting_sources=bindparam("asserting"),
+        denying_sources=bindparam("denying"),
+        updated_at=bindparam("now", type_=_claim.c.updated_at.type),
+    )
+)
+
+
+def _counts_query() -> Any:
+    """(asserting, denying, camps of the asserting up to 2) over the claim's current
+    stances. A camp is the source's affiliation key (affiliation stripped and casefolded,
+    as app.status groups them) or, unaffiliated, the source itself."""
+    current = and_(_stance.c.claim_id == bindparam("claim_pk"), _stance.c.is_current)
+
+    def count_of(kind: StanceKind) -> Any:
+        return (
+            select(func.count())
+            .select_from(_stance)
+            .where(current, _stance.c.stance == kind.value)
+            .scalar_subquery()
+        )
+
+    camp = func.coalesce(
+        literal("a:").concat(_source.c.affiliation_key),
+        literal("s:").concat(sql_cast(_source.c.id, String)),
+    )
+    camps = (
+        select(camp.label("camp"))
+        .select_from(_stance.join(_source, _source.c.id == _stance.c.source_id))
+        .where(current, _stance.c.stance == StanceKind.asserts.value)
+        .distinct()
+        .limit(2)
+        .subquery()
+    )
+    camp_count = select(func.count()).select_from(camps).scalar_subquery()
+    return select(count_of(StanceKind.asserts), count_of(StanceKind.denies), camp_count)
+
+
+_COUNTS = _counts_query()
+
+
+@dataclass(frozen=True)
+class RecordedStance:
+    stance: StancePublic
+    body: bytes  # the stance as JSON, exactly as the API answers it
+
+
+def insert_stance(
+    conn: Connection, *, claim_pk: int, source_pk: int, data: StanceCreate, now: datetime
+) -> tuple[int, datetime, bool]:
+    """Insert the stance, current if it supersedes the source's current one on the claim;
+    returns (id, stated_at, current)."""
+    stated_at = data.stated_at or now
+    keys = {"claim_pk": claim_pk, "source_pk": source_pk}
+    previous = conn.execute(_CURRENT_OF_SOURCE, keys).first()
+    held = None if previous is None else (previous.stated_at, previous.id)
+    # Decided before the insert, with the new id taken to be the highest (it almost always
+    # is), and checked again once the id is known.
+    current = supersedes((stated_at, None), held)
+    if previous is not None and current:
+        # First, since at most one stance per (claim, source) may be current.
+        conn.execute(_SET_CURRENT, {"stance_pk": previous.id, "current": False})
+    values = data.model_dump(exclude={"source_id", "stated_at"})
+    values.update(
+        claim_id=claim_pk,
+        source_id=source_pk,
+        stated_at=stated_at,
+        is_current=current,
+        created_at=now,
+    )
+    stance_pk: int = conn.execute(_INSERT_STANCE, values).inserted_primary_key[0]  # type: ignore[index]
+    if previous is not None and current and not supersedes((stated_at, stance_pk), held):
+        # A tie lost to a higher id already there (ids are not always handed out in order).
+        conn.execute(_SET_CURRENT, {"stance_pk": stance_pk, "current": False})
+        conn.execute(_SET_CURRENT, {"stance_pk": previous.id, "current": True})
+        current = False
+    return stance_pk, stated_at, current
+
+
+def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> RecordedStance:
+    """Record a stance and, in the same transaction, the claim's new status and counts and
+    the outbox events; the caller commits. 404 for an unknown claim, 422 for an unknown
+    source."""
+    source_pk = _existing_source_id(data.source_id)
+    claim_pk = parse_id(claim_id, "claim")
+    source = conn.execute(_LOCK_SOURCE, {"source_pk": source_pk}).first()
+    claim = conn.execute(_LOCK_CLAIM, {"claim_pk": claim_pk}).mappings().first()
+    if claim is None:
+        raise NotFound(f"No claim has id '{claim_id}'.")
+    if source is None:
+        raise _unknown_source(data.source_id)
+    now = utcnow()
+    stance_pk, stated_at, current = insert_stance(
+        conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now
+    )
+    asserting, denying, camps = conn.execute(_COUNTS, {"claim_pk": claim_pk}).one()
+    new_status = status_of(asserting, denying, camps).value
+    # A new stance is a change to the claim, even when its status holds.
+    conn.execute(
+        _UPDATE_CLAIM,
+        {
+            "claim_pk": claim_pk,
+            "new_status": new_status,
+            "asserting": asserting,
+            "denying": denying,
+            "now": now,
+        },
+    )
+    stance = StancePublic.model_validate(
+        {
+            **data.model_dump(exclude={"source_id", "stated_at"}),
+            "id": stance_pk,
+            "claim_id": claim_pk,
+            "source_id": source_pk,
+            "stated_at": stated_at,
+            "current": current,
+            "created_at": now,
+            "source": source._asdict(),
+        }
+    )
+    body = stance.model_dump_json(by_alias=True).encode()
+    snapshot = claim_snapshot_of(
+        {
+            **claim,
+            "status": new_status,
+            "asserting_sources": asserting,
+            "denying_sources": denying,
+            "updated_at": now,
+        }
+    )
+    events = [event_row(EventType.stance_created, {"stance": json.loads(body), "claim": snapshot})]
+    if new_status != claim["status"]:
+        events.append(
+            event_row(
+                EventType.claim_status_changed,
+                {"claim": snapshot, "old_status": claim["status"], "new_status": new_status},
+            )
+        )
+    conn.execute(_INSERT_EVENT, events)
+    return RecordedStance(stance, body)
+
+
+def _existing_source_id(source_id: str) -> int:
+    try:
+        return parse_id(source_id, "source")
+    except NotFound:
+        raise _unknown_source(source_id) from None
+
+
+def _unknown_source(source_id: str) -> ValidationFailed:
+    return ValidationFailed.on(
+        "body", "source_id", f"no source has id '{source_id[:40]}'", "unknown_source"
+    )

@@ -1,0 +1,193 @@
+"""The cache of open reads (app/http/response_cache.py): it answers repeated reads without
+touching the database, and never answers with data older than the request.
+
+Statements are counted on the app's own engine: a cached answer runs none.
+"""
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.core.auth import Scope, create_key, revoke_key
+from app.core.config import Settings
+from app.main import create_app
+from tests.helpers import add_stance, captured_sql, make_claim, make_source
+
+
+def statements(app: FastAPI) -> AbstractContextManager[list[tuple[str, Any]]]:
+    """The SQL the app's engine runs inside the block."""
+    return captured_sql(app.state.engine)
+
+
+def from_cache(app: FastAPI, read: Callable[[], Any]) -> Any:
+    """The answer of `read` once it runs no statement. On PostgreSQL any write anywhere in
+    the cluster (another test run on the shared server) moves the snapshot and rightly
+    empties the cache, so a few tries are allowed; one of them must be a hit."""
+    for _ in range(5):
+        with statements(app) as seen:
+            answer = read()
+        if not seen:
+            return answer
+    pytest.fail("five reads in a row ran statements: nothing was served from the cache")
+
+
+def disputed_claim(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    claim = make_claim(client, auth, "Insurgents entered Hama.")
+    insurgents = make_source(client, auth, "Insurgent command", kind="armed_group")
+    state_media = make_source(client, auth, "SANA", kind="state_media")
+    add_stance(client, auth, claim["id"], insurgents["id"], "asserts")
+    add_stance(client, auth, claim["id"], state_media["id"], "denies")
+    return claim
+
+
+PER_REQUEST_HEADERS = {"x-request-id", "ratelimit"}
+
+
+def same_headers(response: Any) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in PER_REQUEST_HEADERS}
+
+
+READS = [
+    "/claims?status=disputed",
+    "/claims?stance=denies&source_kind=state_media",
+    "/claims?q=Hama",
+    "/claims?limit=1",
+    "/sources",
+    "/changes",
+]
+
+
+def test_a_repeated_read_runs_no_statement(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    claim = disputed_claim(client, auth)
+    for path in [*READS, f"/claims/{claim['id']}", f"/claims/{claim['id']}/stances"]:
+        first = client.get(path)
+        again = from_cache(app, lambda: client.get(path))  # noqa: B023 - called at once
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert same_headers(again) == same_headers(first)
+        # What the layers above the cache add is still per request.
+        assert again.headers["x-request-id"] != first.headers["x-request-id"]
+        assert "ratelimit" in again.headers
+
+
+def test_a_write_through_the_api_is_seen_by_the_next_read(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    claim = make_claim(client, auth, "Insurgents entered Hama.")
+    source = make_source(client, auth, "SANA", kind="state_media")
+    assert client.get("/claims?status=disputed").json()["items"] == []
+    assert client.get(f"/claims/{claim['id']}").json()["status"] == "unsourced"
+    add_stance(client, auth, claim["id"], source["id"], "denies")
+    assert client.get(f"/claims/{claim['id']}").json()["status"] == "denied"
+    assert [c["id"] for c in client.get("/claims?status=denied").json()["items"]] == [claim["id"]]
+
+
+def test_a_change_made_by_another_connection_is_seen_by_the_next_read(
+    app: FastAPI, client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    """Another process (a migration, the bulk importer, a second worker) writes behind this
+    app's back: its next read must still show the change."""
+    claim = make_claim(client, auth, "Insurgents entered Hama.")
+    assert client.get(f"/claims/{claim['id']}").json()["text"] == "Insurgents entered Hama."
+    client.get(f"/claims/{claim['id']}")  # now cached
+    other = sa.create_engine(database_url)
+    try:
+        with other.begin() as conn:
+            conn.execute(sa.text("UPDATE claim SET text = 'Hama was breached.'"))
+    finally:
+        other.dispose()
+    with statements(app) as seen:
+        assert client.get(f"/claims/{claim['id']}").json()["text"] == "Hama was breached."
+    assert seen != []
+
+
+def test_a_conditional_read_gets_its_304_from_the_cache(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    claim = disputed_claim(client, auth)
+    path = f"/claims/{claim['id']}"
+    etag = client.get(path).headers["etag"]
+    not_modified = from_cache(app, lambda: client.get(path, headers={"If-None-Match": etag}))
+    other_tag = from_cache(
+        app, lambda: client.get(path, headers={"If-None-Match": '"something-else"'})
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.headers["etag"] == etag
+    assert not_modified.content == b""
+    assert other_tag.status_code == 200
+    assert other_tag.headers["etag"] == etag
+
+
+def test_the_format_asked_for_is_part_of_the_key(client: TestClient, auth: dict[str, str]) -> None:
+    claim = disputed_claim(client, auth)
+    path = f"/claims/{claim['id']}"
+    as_json = client.get(path)
+    as_jsonld = client.get(path, headers={"Accept": "application/ld+json"})
+    csv = client.get("/claims", headers={"Accept": "text/csv"})
+    assert as_json.headers["content-type"] == "application/json"
+    assert as_jsonld.headers["content-type"].startswith("application/ld+json")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert client.get(path).content == as_json.content
+
+
+def test_errors_are_not_kept(app: FastAPI, client: TestClient) -> None:
+    assert client.get("/claims/999999").status_code == 404
+    with statements(app) as seen:
+        assert client.get("/claims/999999").status_code == 404
+    assert seen != []
+
+
+def test_reads_that_need_a_key_are_never_cached(database_url: str) -> None:
+    """Each read authenticates, so a key revoked a moment ago is refused at once."""
+    app = create_app(Settings(database_url=database_url, require_key_for_reads=True))
+    key = create_key(engine=app.state.engine, scope=Scope.read)
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        assert client.get("/claims", headers=headers).status_code == 200
+        with statements(app) as seen:
+            assert client.get("/claims", headers=headers).status_code == 200
+        assert seen != []
+        assert revoke_key(engine=app.state.engine, key_or_prefix=key) == 1
+        assert client.get("/claims", headers=headers).status_code == 401
+    app.state.engine.dispose()
+
+
+def test_an_answer_too_large_for_the_budget_is_served_but_not_kept(
+    database_url: str, client: TestClient, auth: dict[str, str]
+) -> None:
+    for number in range(30):
+        make_claim(client, auth, f"Claim number {number} about the road to Homs.")
+    app = create_app(Settings(database_url=database_url, response_cache_bytes=8 * 1024))
+    with TestClient(app) as small:
+        big = small.get("/claims?limit=30")
+        assert len(big.content) > 1024  # over an eighth of 8 KiB
+        with statements(app) as seen:
+            assert small.get("/claims?limit=30").content == big.content
+        assert seen != []
+        small.get("/claims?limit=1")
+        from_cache(app, lambda: small.get("/claims?limit=1"))
+    app.state.engine.dispose()
+
+
+def test_the_cache_can_be_turned_off(database_url: str) -> None:
+    app = create_app(Settings(database_url=database_url, response_cache_bytes=0))
+    with TestClient(app) as client:
+        client.get("/claims")
+        with statements(app) as seen:
+            client.get("/claims")
+        assert seen != []
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_always_look(app: FastAPI, client: TestClient, path: str) -> None:
+    client.get(path)
+    with statements(app) as seen:
+        assert client.get(path).status_code == 200
+    assert seen != []

@@ -1,0 +1,113 @@
+"""The benchmark works end to end at a tiny size (no timing is asserted anywhere).
+
+The archive the bench builds must be one the service itself could have written (`claims-api
+check` finds nothing), Datasette's canned queries must return what the service returns for
+the same scenario, and a short run through wrk must produce a result and a report.
+"""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.core.config import Settings
+from app.core.db import make_engine
+from app.main import create_app
+from app.ops.consistency import find_mismatches
+from bench import build, run
+from bench.ndjson import records
+from bench.report import render
+from bench.scenarios import CANNED_QUERIES, pick_params, read_scenarios
+
+CLAIMS = 300
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(build, "DATA", tmp_path)
+    return tmp_path
+
+
+def test_archive_is_consistent_and_peers_answer_the_same_rows(data_dir: Path) -> None:
+    archive = build.build("sqlite", CLAIMS)
+    assert archive.built is not None
+    engine = make_engine(Settings(database_url=archive.url))
+    try:
+        assert list(find_mismatches(engine=engine)) == []
+    finally:
+        engine.dispose()
+
+    db = sqlite3.connect(str(build.sqlite_path(CLAIMS)))
+    db.row_factory = sqlite3.Row
+    assert db.execute("SELECT count(*) FROM claim").fetchone()[0] == CLAIMS
+    assert {s for (s,) in db.execute("SELECT DISTINCT status FROM claim")} == {
+        "unsourced", "asserted", "corroborated", "denied", "disputed",
+    }  # fmt: skip
+    assert {lang for (lang,) in db.execute("SELECT DISTINCT language FROM claim")} == {"en", "ar"}
+
+    params = pick_params(archive.url)
+    app = create_app(Settings(database_url=archive.url, rate_limit_per_minute=0))
+    with TestClient(app) as client:
+        for scenario in read_scenarios(params):
+            answer = client.get(scenario.app_url)
+            assert answer.status_code == 200, scenario.name
+            sql = CANNED_QUERIES[scenario.datasette_query]
+            rows = db.execute(sql, scenario.datasette_params).fetchall()
+            if scenario.name == "claim":
+                stance_ids = [str(row["stance_id"]) for row in rows]
+                assert [s["id"] for s in answer.json()["stances"]] == stance_ids
+            else:
+                ids = [str(row[0]) for row in rows][:20]
+                assert [c["id"] for c in answer.json()["items"]] == ids, scenario.name
+                assert ids  # every list scenario finds something to page through
+    db.close()
+
+
+def test_ndjson_follows_the_bulk_format() -> None:
+    lines = list(records(50))
+    assert lines[0] == {"type": "header", "format": "claims-api-ndjson", "version": 1}
+    seen: dict[str, set[str]] = {"source": set(), "claim": set(), "stance": set()}
+    for record in lines[1:]:
+        kind = str(record["type"])
+        assert record["id"] not in seen[kind]
+        if kind == "stance":
+            assert record["claim_id"] in seen["claim"]
+            assert record["source_id"] in seen["source"]
+        seen[kind].add(str(record["id"]))
+    assert len(seen["claim"]) == 50
+    assert len(seen["source"]) == 2000
+    json.dumps(lines, ensure_ascii=False)
+
+
+def test_a_tiny_run_through_wrk_produces_results_and_a_report(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.json"
+    run.main(
+        ["--sizes", str(CLAIMS), "--engines", "sqlite", "--duration", "1", "--warmup", "0",
+         "--no-peers",
+         "--check-writes", "--out", str(out)]
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    scenarios = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api"}
+    assert scenarios == {
+        "disputed", "denied_by_state_media", "search", "deep_page", "claim", "stance_posts",
+        "peak_rss_mb",
+    }  # fmt: skip
+    uncached = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api (no cache)"}
+    assert uncached == scenarios - {"stance_posts"}
+    for row in result["rows"]:
+        if "errors" in row:
+            assert row["errors"] == 0, row
+            assert row["requests"] > 0, row
+    # The archive was built by the service's own bulk loader, and that load was timed.
+    load = next(r for r in result["rows"] if r["scenario"] == "bulk_load")
+    assert load["server"] == "claims-api import"
+    assert load["stances"] > CLAIMS and load["cpu_seconds"] > 0
+    posts = next(r for r in result["rows"] if r["scenario"] == "stance_posts")
+    assert posts["check"] == "0 mismatch(es) found"
+    report = render(result)
+    assert "| disputed |" in report
+    assert "| peak RSS < 200 MB serving 300 claims |" in report

@@ -1,0 +1,76 @@
+"""The status rule, on its own table of cases (no database)."""
+
+import pytest
+
+from app.stances.rules import ClaimStatus, CurrentStance, StanceKind, derive_status
+
+A, D = StanceKind.asserts, StanceKind.denies
+
+
+def s(stance: StanceKind, source_id: int, affiliation: str | None) -> CurrentStance:
+    return CurrentStance(stance, source_id, f"source {source_id}", affiliation)
+
+
+@pytest.mark.parametrize(
+    ("stances", "status", "asserting", "denying"),
+    [
+        ([], ClaimStatus.unsourced, 0, 0),
+        ([s(A, 1, "Syrian opposition")], ClaimStatus.asserted, 1, 0),
+        ([s(A, 1, None)], ClaimStatus.asserted, 1, 0),
+        ([s(A, 1, "Syrian opposition"), s(A, 2, "Syrian opposition")], ClaimStatus.asserted, 2, 0),
+        (
+            [s(A, 1, "Syrian opposition"), s(A, 2, " syrian OPPOSITION ")],
+            ClaimStatus.asserted,
+            2,
+            0,
+        ),
+        (
+            [s(A, 1, "Syrian opposition"), s(A, 2, "Syrian government")],
+            ClaimStatus.corroborated,
+            2,
+            0,
+        ),
+        ([s(A, 1, None), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
+        ([s(A, 1, "Syrian opposition"), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
+        ([s(D, 1, "Syrian government")], ClaimStatus.denied, 0, 1),
+        ([s(D, 1, "Syrian government"), s(D, 2, "Russia")], ClaimStatus.denied, 0, 2),
+        ([s(A, 1, "Syrian opposition"), s(D, 2, "Syrian government")], ClaimStatus.disputed, 1, 1),
+        ([s(A, 1, "X"), s(A, 2, "Y"), s(D, 3, "X")], ClaimStatus.disputed, 2, 1),
+    ],
+)
+def test_rule(
+    stances: list[CurrentStance], status: ClaimStatus, asserting: int, denying: int
+) -> None:
+    derived = derive_status(stances)
+    assert (derived.status, derived.asserting_sources, derived.denying_sources) == (
+        status,
+        asserting,
+        denying,
+    )
+    assert derived.explanation.startswith(f"{status.value}: ")
+
+
+def test_explanation_names_the_camps_and_counts() -> None:
+    derived = derive_status(
+        [
+            s(A, 1, "Syrian opposition"),
+            s(A, 2, "Syrian opposition"),
+            s(D, 3, "Syrian government"),
+        ]
+    )
+    assert derived.explanation == (
+        "disputed: asserted by 2 sources (Syrian opposition), "
+        "denied by 1 source (Syrian government)"
+    )
+
+
+def test_explanation_names_unaffiliated_sources() -> None:
+    derived = derive_status([s(A, 1, None), s(A, 2, "Syrian opposition")])
+    assert derived.explanation == (
+        "corroborated: asserted by 2 sources (Syrian opposition; source 1, unaffiliated), "
+        "denied by none"
+    )
+    assert derive_status([s(D, 7, "Syrian government")]).explanation == (
+        "denied: denied by 1 source (Syrian government), asserted by none"
+    )
+    assert derive_status([]).explanation == "unsourced: no source has taken a position on it"
