@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Integer, column, exists, func, literal_col
 from sqlmodel import Session, col, select
 
 from app.claims.models import Claim, ClaimTag
+from app.core.ids import id_or_none
 from app.sources.models import Source, SourceKind
 from app.stances.models import Stance
 from app.stances.rules import ClaimStatus, StanceKind, affiliation_key
@@ -90,16 +91,23 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     if filters.stance:
         matching = matching.where(col(Stance.stance).in_([s.value for s in filters.stance]))
     if filters.source_id:
-        ids = [int(v) for v in filters.source_id if v.isascii() and v.isdigit() and len(v) <= 18]
+        ids = [pk for pk in map(id_or_none, filters.source_id) if pk is not None]
         matching = matching.where(col(Stance.source_id).in_(ids))
     if filters.source_kind or filters.affiliation:
-        matching = matching.join(Source, col(Source.id) == Stance.source_id)
-        if filters.source_kind:
-            matching = matching.where(col(Source.kind).in_([k.value for k in filters.source_kind]))
-        if filters.affiliation:
-            keys = [affiliation_key(a) for a in filters.affiliation]
-            matching = matching.where(col(Source.affiliation_key).in_(keys))
+        matching = matching.join(Source, col(Source.id) == Stance.source_id).where(
+            *_source_conditions(filters)
+        )
     return exists(matching)
+
+
+def _source_conditions(filters: ClaimFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.source_kind:
+        conditions.append(col(Source.kind).in_([k.value for k in filters.source_kind]))
+    if filters.affiliation:
+        keys = [affiliation_key(a) for a in filters.affiliation]
+        conditions.append(col(Source.affiliation_key).in_(keys))
+    return conditions
 
 
 def _words(q: str) -> list[str]:

@@ -83,7 +83,9 @@ class StanceCreate(RequestModel):
     note: LongText | None = None
 
 
-class StancePublic(SQLModel):
+class StanceLine(SQLModel):
+    """A stance with its source by id only: as the export file carries it."""
+
     id: PublicId
     claim_id: PublicId
     source_id: PublicId
@@ -95,6 +97,9 @@ class StancePublic(SQLModel):
     note: str | None
     current: bool
     created_at: datetime
+
+
+class StancePublic(StanceLine):
     source: SourceSummary
 
 
