@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.desk import routes as desk
 from app.docs import install_docs
 from app.errors import PROBLEM_TYPES, NotFound, install_error_handlers
 from app.idempotency.middleware import IdempotencyKeys
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook_routes.router)
     app.include_router(changes.router)
     app.include_router(bulk.router)
+    app.include_router(desk.router, include_in_schema=False)
 
     @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
     def problem_type(slug: str) -> str:
