@@ -107,7 +107,7 @@ class ReportLink:
 
 @dataclass(frozen=True)
 class DeskClaim:
-    claim: ClaimDetail
+    claim: ClaimPublic
     section: Section
     camps: dict[str, list[Camp]]
     reports: list[ReportLink]
@@ -243,14 +243,21 @@ def desk_page(*, session: Session, query: DeskQuery) -> DeskPage:
 
 
 def _desk_claim(session: Session, claim: ClaimPublic, section: Section) -> DeskClaim:
-    detail = _detail(session, claim.id)
+    # A card needs the claim as listed and its current stances: one indexed read each
+    # (the partial index of current stances), not the whole of GET /claims/{id}.
+    stances = [
+        stance_service.stance_public(stance, source)
+        for stance, source in stance_service.current_stances(
+            session=session, claim_id=int(claim.id)
+        )
+    ]
     return DeskClaim(
-        claim=detail,
+        claim=claim,
         section=section,
-        camps=camps_of(detail.stances),
-        reports=reports_of(detail.stances),
-        status_since=status_since_of(detail),
-        latest_stated=max((s.stated_at for s in detail.stances), default=None),
+        camps=camps_of(stances),
+        reports=reports_of(stances),
+        status_since=status_since_of(claim),
+        latest_stated=max((s.stated_at for s in stances), default=None),
     )
 
 

@@ -97,8 +97,8 @@ def test_status_since_and_reports_on_the_desk() -> None:
     item = views.DeskClaim(
         claim=claim,
         section=Section.disputed,
-        camps=views.camps_of(claim.stances),
-        reports=views.reports_of(claim.stances),
+        camps=views.camps_of(stances),
+        reports=views.reports_of(stances),
         status_since=views.status_since_of(claim),
         latest_stated=SAID,
     )
