@@ -282,7 +282,15 @@ def claim_page(*, session: Session, claim_id: str, as_of: datetime | None) -> Cl
     if as_of is not None:
         detail, since = claim_as_of(session=session, detail=detail, as_of=as_of)
     history = _history(session, claim_id)
-    shown = [s for s in history if as_of is None or s.stated_at <= as_of]
+    shown = history
+    if as_of is not None:
+        # The history as it stood then: later stances not yet said, `current` as of then.
+        current_then = {s.id for s in detail.stances}
+        shown = [
+            s.model_copy(update={"current": s.id in current_then})
+            for s in history
+            if s.stated_at <= as_of
+        ]
     timeline = claim_timeline(session=session, claim_id=claim_id)
     if as_of is not None:
         timeline = _cut(timeline, as_of)
