@@ -262,7 +262,16 @@ def _desk_claim(session: Session, claim: ClaimPublic, section: Section) -> DeskC
 
 
 def _history(session: Session, claim_id: str) -> list[StancePublic]:
-    """The claim's stance history, newest first, up to MAX_HISTORY stances."""
+    """The claim's stance history, newest first, up to MAX_HISTORY stances; read once per
+    request (the session's), however many parts of the page ask for it."""
+    key = ("desk_history", claim_id)
+    if key not in session.info:
+        session.info[key] = _read_history(session, claim_id)
+    history: list[StancePublic] = session.info[key]
+    return history
+
+
+def _read_history(session: Session, claim_id: str) -> list[StancePublic]:
     claim = claim_service.get_claim(session=session, claim_id=claim_id)
     stances: list[StancePublic] = []
     cursor: str | None = None
