@@ -13,6 +13,7 @@ from app.claims import routes as claims
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.desk import routes as desk
 from app.http.context import RequestContext
 from app.http.docs import install_docs
 from app.http.idempotency.middleware import IdempotencyKeys
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The desk's pages are not part of the API: they stay out of the OpenAPI document.
+    app.include_router(desk.router, include_in_schema=False)
     app.add_api_route(
         "/problems/{slug}",
         _problem_type,

@@ -72,13 +72,14 @@ def affiliation_key(affiliation: str | None) -> str | None:
     return affiliation.strip().casefold() if affiliation and affiliation.strip() else None
 
 
-def _camp(stance: CurrentStance) -> tuple[str, str]:
+def camp(stance: CurrentStance) -> tuple[str, str]:
     """Sources sharing an affiliation form one camp; an unaffiliated source is its own."""
     key = affiliation_key(stance.affiliation)
     return ("affiliation", key) if key else ("source", str(stance.source_id))
 
 
-def _label(stance: CurrentStance) -> str:
+def camp_label(stance: CurrentStance) -> str:
+    """How a camp is named: its affiliation, or the unaffiliated source itself."""
     if stance.affiliation and stance.affiliation.strip():
         return stance.affiliation.strip()
     return f"{stance.source_name}, unaffiliated"
@@ -89,7 +90,7 @@ def _describe(verb: str, stances: list[CurrentStance]) -> str:
         return f"{verb} by none"
     labels: dict[tuple[str, str], str] = {}
     for stance in stances:
-        labels.setdefault(_camp(stance), _label(stance))
+        labels.setdefault(camp(stance), camp_label(stance))
     noun = "source" if len(stances) == 1 else "sources"
     return f"{verb} by {len(stances)} {noun} ({'; '.join(sorted(labels.values()))})"
 
@@ -113,7 +114,7 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     current = list(stances)
     asserting = [s for s in current if s.stance == StanceKind.asserts]
     denying = [s for s in current if s.stance == StanceKind.denies]
-    status = status_of(len(asserting), len(denying), len({_camp(s) for s in asserting}))
+    status = status_of(len(asserting), len(denying), len({camp(s) for s in asserting}))
 
     if status == ClaimStatus.unsourced:
         explanation = "unsourced: no source has taken a position on it"
