@@ -1,6 +1,7 @@
 """The application factory."""
 
 import asyncio
+import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,6 +34,10 @@ from those stances. `GET /claims?status=disputed` answers "what is disputed righ
 Reads are open unless the operator closes them; writes need `Authorization: Bearer <key>`.
 Errors are `application/problem+json` (RFC 9457). Lists use opaque keyset cursors.
 """
+
+
+# One version, the installed package's (pyproject.toml), so /docs and `pip show` agree.
+VERSION = importlib.metadata.version("claims-api")
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -69,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "description": "Signed event deliveries to your URLs (admin keys only).",
             },
         ],
-        version="1.0.0",
+        version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
