@@ -13,7 +13,6 @@ from app.bulk_cli import import_settings, open_input, run_import
 from app.config import get_settings
 from app.consistency import find_mismatches, repair_claim
 from app.db import make_engine
-from app.http_protocol import ProblemHttpToolsProtocol
 from app.logs import configure_logging
 from app.migrate import upgrade
 from app.seeds import load_seeds
@@ -64,7 +63,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        http=ProblemHttpToolsProtocol,
+        # By import path, as uvicorn's worker processes load it (app/http_protocol.py).
+        http="app.http_protocol:ProblemHttpToolsProtocol",
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=30,
