@@ -53,3 +53,9 @@ def test_413_and_415_carry_instance_like_every_other_error(
         "/sources", headers={**auth, "Content-Type": "text/plain"}, content=b"name=x"
     )
     assert problem(wrong_type, 415)["instance"] == "/sources"
+
+
+def test_json_nested_too_deeply_to_read_says_so(client: TestClient, auth: dict[str, str]) -> None:
+    deep = b'{"text": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    response = client.post("/claims", headers={**auth, **JSON}, content=deep)
+    assert problem(response, 400)["detail"] == "The JSON body is nested too deeply to read."
