@@ -11,6 +11,7 @@ from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.events.outbox import emit_status_changed
 from app.sources.models import Source, SourceSummary
 from app.stances.models import Stance, StancePublic
+from app.stances.periods import sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, derive_status
 
 HISTORY_SORT = "-stated_at"
@@ -69,6 +70,9 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
     for claim in session.exec(query):
         old_status = claim.status
         refresh_claim_status(session=session, claim=claim, now=now)
+        # The camp counts over all of stated time: the timeline is re-derived whole.
+        session.flush()
+        claim.status_since = sync_periods(session.connection(), claim_pk=claim.id).status_since  # type: ignore[arg-type]
         emit_status_changed(session, claim=claim, old_status=old_status)
 
 

@@ -46,6 +46,7 @@ from app.core.fields import (
 )
 from app.sources.models import Source, SourceKind, name_key
 from app.stances.models import Stance
+from app.stances.periods import sync_many
 from app.stances.rules import (
     ClaimStatus,
     CurrentStance,
@@ -113,6 +114,7 @@ class ClaimRecord(_Line):
     status: ClaimStatus | None = None
     asserting_sources: int | None = None
     denying_sources: int | None = None
+    status_since: AwareDatetime | None = None
 
     @field_validator("tags")
     @classmethod
@@ -382,6 +384,9 @@ class Importer:
                 ),
                 earlier,
             )
+        # The status periods of every claim that gained stances, by the same replay as
+        # record_stance's (app/stances/periods.py).
+        sync_many(conn, {self.claim_ids[r.claim_id] for r in stances})
         self.counts.claims_created += len(claims)
         self.counts.stances_created += len(stances)
         self._write_verdicts(rows, [r for r in records if isinstance(r, VerdictRecord)], now)
