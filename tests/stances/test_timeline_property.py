@@ -4,6 +4,7 @@ the history, and at every boundary they hold what the present's rules give for t
 stated by then."""
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -134,7 +135,7 @@ def test_stored_periods_are_the_replay_at_every_boundary(
         # The present is the as-of-now case.
         now = (claim_row.status, claim_row.asserting_sources, claim_row.denying_sources)
         assert now == _by_definition(history, boundaries[-1])
-        for earlier, later in zip(rows, rows[1:], strict=False):
+        for earlier, later in pairwise(rows):
             assert earlier.valid_to == later.valid_from
             assert (earlier.status, earlier.asserting_sources, earlier.denying_sources) != (
                 later.status,
