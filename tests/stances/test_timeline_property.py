@@ -1,10 +1,11 @@
 """Over random stance histories posted through the API (ties of stated_at, back-dating,
 several sources and camps, every stance kind), the stored status periods are the replay of
 the history, and at every boundary they hold what the present's rules give for the stances
-stated by then."""
+stated by then; so do the list's as-of status and stance filters, which restate the
+supersession rule in SQL."""
 
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import count, pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,21 +79,62 @@ def _holding(rows: list[Any], at: datetime) -> tuple[str, int, int]:
     return ClaimStatus.unsourced.value, 0, 0
 
 
+def _check_list_as_of(
+    client: TestClient,
+    tag: str,
+    claim_id: str,
+    history: list[HistoryStance],
+    sources: list[dict[str, Any]],
+    at: datetime,
+) -> None:
+    """GET /claims?as_of= restates supersession in SQL: it must agree with the pure rule,
+    for the item's status and counts and for each source's stance filter."""
+    as_of = at.isoformat()
+    listed = client.get("/claims", params={"tag": tag, "as_of": as_of})
+    assert listed.status_code == 200, listed.text
+    [item] = listed.json()["items"]
+    assert (item["status"], item["asserting_sources"], item["denying_sources"]) == (
+        _by_definition(history, at)
+    )
+    latest = latest_per_source(
+        [s for s in history if s.stated_at <= at],
+        source=lambda s: s.source_id,
+        order=lambda s: (s.stated_at, s.id),
+    )
+    for source in sources:
+        held = latest.get(int(source["id"]))
+        kinds = {k.value for k in StanceKind}
+        wanted = set() if held is None else {held.stance}
+        for stances, expected in [(wanted, [claim_id]), (kinds - wanted, [])]:
+            if not stances:
+                continue
+            params = {
+                "tag": tag,
+                "as_of": as_of,
+                "source_id": source["id"],
+                "stance": sorted(stances),
+            }
+            found = client.get("/claims", params=params).json()["items"]
+            assert [i["id"] for i in found] == expected, (source["name"], stances, as_of)
+
+
 def test_stored_periods_are_the_replay_at_every_boundary(
     app: FastAPI, client: TestClient, auth: dict[str, str]
 ) -> None:
     sources = [
         make_source(client, auth, name, affiliation=affiliation) for name, affiliation in SOURCES
     ]
+    counter = count()
 
     @settings(
-        max_examples=25,
+        max_examples=15,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(steps=stance_steps)
     def check(steps: list[tuple[int, StanceKind, int]]) -> None:
-        claim = make_claim(client, auth)
+        tag = f"p{next(counter)}"
+        claim = make_claim(client, auth, tags=[tag])
         history = []
         for index, kind, hour in steps:
             stated_at = BASE + timedelta(hours=hour)
@@ -142,6 +184,8 @@ def test_stored_periods_are_the_replay_at_every_boundary(
                 later.asserting_sources,
                 later.denying_sources,
             )
+        for at in boundaries:
+            _check_list_as_of(client, tag, claim["id"], history, sources, at)
         detail = client.get(f"/claims/{claim['id']}").json()
         since = None if not expected or expected[-1].status == "unsourced" else expected[-1]
         assert detail["status_since"] == (
