@@ -269,3 +269,53 @@ def test_check_verifies_and_repairs_the_periods(
     assert client.get(f"/claims/{claim_id}/timeline").json() == before
     listed = client.get("/claims", params={"as_of": EVENING, "status": "disputed"}).json()
     assert ids(listed) == [claim_id]
+
+
+def test_an_affiliation_change_re_derives_the_whole_timeline(
+    client: TestClient, auth: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    story = _story(client, auth)
+    claim_id = story["claim"]["id"]
+    # Another claim, corroborated at 10:00 by two camps, then denied by SANA.
+    other = make_claim(client, auth, "Insurgents took the airport.")["id"]
+    add_stance(client, auth, other, story["rebels"]["id"], "asserts", stated_at=MORNING)
+    add_stance(
+        client, auth, other, story["army"]["id"], "asserts", stated_at="2024-12-05T10:00:00Z"
+    )
+    add_stance(client, auth, other, story["sana"]["id"], "denies", stated_at=EVENING)
+
+    def listed(status: str) -> list[str]:
+        params = {"as_of": "2024-12-05T10:30:00Z", "status": status}
+        return ids(client.get("/claims", params=params).json())
+
+    assert listed("corroborated") == [other]
+    # The army joins the opposition's camp: at 10:30 one camp asserted it, in the stored
+    # periods the list reads as well as in the replay.
+    changed = client.patch(
+        f"/sources/{story['army']['id']}", headers=auth, json={"affiliation": "Syrian opposition"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (listed("corroborated"), listed("asserted")) == ([], [other, claim_id])
+    # The army leaves every camp: in the evening two camps assert the first claim.
+    changed = client.patch(
+        f"/sources/{story['army']['id']}", headers=auth, json={"affiliation": None}
+    )
+    assert changed.status_code == 200, changed.text
+    items = client.get(f"/claims/{claim_id}/timeline").json()["items"]
+    assert [(p["status"], p["from"]) for p in items] == [
+        ("asserted", MORNING),
+        ("disputed", DENIAL),
+        ("disputed", EVENING),
+    ]
+    assert items[2]["explanation"] == (
+        "disputed: asserted by 2 sources (Syrian Army, unaffiliated; Syrian opposition), "
+        "denied by 1 source (Syrian government)"
+    )
+    # A back-dated assertion of the army, now its own camp: corroborated before the denial,
+    # and the evening stance no longer changes the counts (merged into one period).
+    add_stance(
+        client, auth, claim_id, story["army"]["id"], "asserts", stated_at="2024-12-05T09:30:00Z"
+    )
+    statuses = [p["status"] for p in client.get(f"/claims/{claim_id}/timeline").json()["items"]]
+    assert statuses == ["asserted", "corroborated", "disputed"]
+    assert run_cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
