@@ -8,7 +8,7 @@ from app.claims.models import Claim
 from app.core.errors import NotFound
 from app.core.ids import parse_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
-from app.events.outbox import emit_status_changed
+from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
 from app.stances.models import Stance, StancePublic, Timeline, TimelinePeriod
 from app.stances.periods import sync_periods
@@ -123,8 +123,11 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
         refresh_claim_status(session=session, claim=claim, now=now)
         # The camp counts over all of stated time: the timeline is re-derived whole.
         session.flush()
-        claim.status_since = sync_periods(session.connection(), claim_pk=claim.id).status_since  # type: ignore[arg-type]
+        timeline = sync_periods(session.connection(), claim_pk=claim.id)  # type: ignore[arg-type]
+        claim.status_since = timeline.status_since
         emit_status_changed(session, claim=claim, old_status=old_status)
+        if timeline.history_rewritten:
+            emit(session, EventType.claim_timeline_changed, {"claim": claim_snapshot(claim)})
 
 
 def get_stance(*, session: Session, claim_id: str, stance_id: str) -> tuple[Stance, Source]:
