@@ -71,7 +71,9 @@ def stance_at(
     superseded = exists(
         select(later.c.id).where(
             later.c.claim_id == held.c.claim_id,
-            later.c.source_id == held.c.source_id,
+            # `+ 0` keeps SQLite off the (source_id, stated_at) index, which walks every
+            # stance of the source (~1,800 at 1M claims); the claim's own are a handful.
+            later.c.source_id + 0 == held.c.source_id,
             later.c.stated_at <= as_of,
             or_(
                 later.c.stated_at > held.c.stated_at,
