@@ -319,3 +319,31 @@ def test_an_affiliation_change_re_derives_the_whole_timeline(
     statuses = [p["status"] for p in client.get(f"/claims/{claim_id}/timeline").json()["items"]]
     assert statuses == ["asserted", "corroborated", "disputed"]
     assert run_cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
+
+
+def test_csv_lists_as_of_and_json_ld_stays_the_present(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    story = _story(client, auth)
+    claim_id = story["claim"]["id"]
+    response = client.get(
+        "/claims",
+        params={"tag": "as-of-story", "as_of": "2024-12-05T10:00:00Z"},
+        headers={"Accept": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    header, row = [line.split(",") for line in response.text.strip().split("\r\n")]
+    fields = dict(zip(header, row, strict=True))
+    assert (fields["id"], fields["status"], fields["asserting_sources"]) == (
+        claim_id,
+        "asserted",
+        "1",
+    )
+    assert fields["status_since"] == MORNING
+    linked = client.get(
+        f"/claims/{claim_id}",
+        params={"as_of": "2024-12-05T10:00:00Z"},
+        headers={"Accept": "application/ld+json"},
+    )
+    present = client.get(f"/claims/{claim_id}", headers={"Accept": "application/ld+json"})
+    assert (linked.status_code, linked.content) == (200, present.content)
