@@ -11,6 +11,7 @@ nothing to repair afterwards.
 """
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ from app.stances.rules import (
     derive_status,
     supersedes,
 )
+from app.stances.timeline import HistoryStance, Period, replay
 from app.sync.bulk.indexes import archive_is_empty, rebuild, set_aside
 from app.verdicts.models import Verdict
 from app.verdicts.rating import Rating
@@ -326,6 +328,9 @@ class Importer:
                 is_current[index] = True
 
         derived = self._derive(conn, held, set(claim_pks.values()) | known_claims)
+        # This batch's claims have all their stances in this batch: their periods are the
+        # replay of those (app/stances/timeline.py), with no read of the database.
+        periods = self._new_periods(stances, stance_pks, stated, set(claim_pks.values()), now)
 
         if superseded:
             # Clear before insert: the partial unique index allows one current per source.
@@ -336,7 +341,15 @@ class Importer:
         rows = _DriverRows(conn)
         if claims:
             claim_rows = [
-                _claim_row(rows, r, claim_pks[r.id], derived[claim_pks[r.id]], now) for r in claims
+                _claim_row(
+                    rows,
+                    r,
+                    claim_pks[r.id],
+                    derived[claim_pks[r.id]],
+                    periods.get(claim_pks[r.id], []),
+                    now,
+                )
+                for r in claims
             ]
             if rows.sqlite:
                 _insert_claims_sqlite(rows, claim_rows)
@@ -384,9 +397,13 @@ class Importer:
                 ),
                 earlier,
             )
-        # The status periods of every claim that gained stances, by the same replay as
-        # record_stance's (app/stances/periods.py).
-        sync_many(conn, {self.claim_ids[r.claim_id] for r in stances})
+        period_rows = [
+            _period_row(rows, pk, p) for pk, claim_periods in periods.items() for p in claim_periods
+        ]
+        if period_rows:
+            rows.insert("claim_status_period", PERIOD_COLUMNS, period_rows)
+        # Earlier batches' claims: their periods brought up to date as record_stance does.
+        sync_many(conn, known_claims)
         self.counts.claims_created += len(claims)
         self.counts.stances_created += len(stances)
         self._write_verdicts(rows, [r for r in records if isinstance(r, VerdictRecord)], now)
@@ -459,6 +476,35 @@ class Importer:
                 SOURCE_COLUMNS,
                 [_source_row(rows, r, pk, now) for r, pk in zip(new, pks, strict=True)],
             )
+
+    def _new_periods(
+        self,
+        stances: list[StanceRecord],
+        stance_pks: list[int],
+        stated: list[datetime],
+        new_claims: set[int],
+        now: datetime,
+    ) -> dict[int, list[Period]]:
+        """The status periods of this batch's new claims (sources known after _derive)."""
+        history: dict[int, list[HistoryStance]] = defaultdict(list)
+        for record, pk, stated_at in zip(stances, stance_pks, stated, strict=True):
+            claim_pk = self.claim_ids[record.claim_id]
+            if claim_pk not in new_claims:
+                continue
+            source_pk = self.source_ids[record.source_id]
+            name, affiliation = self._source_info[source_pk]
+            history[claim_pk].append(
+                HistoryStance(
+                    pk,
+                    source_pk,
+                    name,
+                    affiliation,
+                    record.stance.value,
+                    stated_at,
+                    record.created_at or now,
+                )
+            )
+        return {pk: replay(h) for pk, h in history.items()}
 
     def _derive(
         self, conn: Connection, held: dict[tuple[int, int], _Held], claim_pks: set[int]
@@ -570,8 +616,19 @@ CLAIM_COLUMNS = (
     "status",
     "asserting_sources",
     "denying_sources",
+    "status_since",
     "created_at",
     "updated_at",
+)
+PERIOD_COLUMNS = (
+    "claim_id",
+    "valid_from",
+    "valid_to",
+    "status",
+    "asserting_sources",
+    "denying_sources",
+    "status_since",
+    "changed_by_stance_id",
 )
 STANCE_COLUMNS = (
     "id",
@@ -695,9 +752,17 @@ def _source_row(rows: _DriverRows, r: SourceRecord, pk: int, now: datetime) -> t
 
 
 def _claim_row(
-    rows: _DriverRows, r: ClaimRecord, pk: int, derived: tuple[str, int, int], now: datetime
+    rows: _DriverRows,
+    r: ClaimRecord,
+    pk: int,
+    derived: tuple[str, int, int],
+    periods: list[Period],
+    now: datetime,
 ) -> tuple[Any, ...]:
     status, asserting, denying = derived
+    since = None
+    if periods and periods[-1].status != ClaimStatus.unsourced:
+        since = periods[-1].status_since
     return (
         pk,
         r.text,
@@ -708,8 +773,22 @@ def _claim_row(
         status,
         asserting,
         denying,
+        rows.time(since),
         rows.time(r.created_at or now),
         rows.time(r.updated_at or now),
+    )
+
+
+def _period_row(rows: _DriverRows, claim_pk: int, p: Period) -> tuple[Any, ...]:
+    return (
+        claim_pk,
+        rows.time(p.valid_from),
+        rows.time(p.valid_to),
+        p.status.value,
+        p.asserting_sources,
+        p.denying_sources,
+        rows.time(p.status_since),
+        p.changed_by,
     )
 
 
