@@ -7,6 +7,7 @@ import app.events.models
 import app.http.idempotency.models
 import app.sources.models
 import app.stances.models
+import app.stances.periods_model
 import app.sync.changes
 import app.verdicts.models
 import app.webhooks.models  # noqa: F401

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-READS = ["disputed", "denied_by_state_media", "search", "deep_page", "claim"]
-LISTS = ["disputed", "denied_by_state_media", "search", "deep_page"]
+READS = [
+    "disputed", "denied_by_state_media", "search", "deep_page", "claim", "as_of_disputed",
+    "timeline",
+]  # fmt: skip
+LISTS = ["disputed", "denied_by_state_media", "search", "deep_page", "as_of_disputed"]
 SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
 SERVICES = [SERVICE, UNCACHED]
 PEERS = ["datasette", "minimal-fastapi", "minimal-starlette"]
@@ -214,6 +217,17 @@ def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> st
             f"PostgreSQL within 1.5x of SQLite, every read ({claims:,})",
             worst[0] if worst else None, 1.5, shown, False,
         )  # fmt: skip
+    # Issue 11: status over time costs at most half again the present-time disputed list.
+    for engine in ("sqlite", "postgresql"):
+        for scenario in ("as_of_disputed", "timeline"):
+            a = get(largest, engine, UNCACHED, "disputed")
+            b = get(largest, engine, UNCACHED, scenario)
+            ratio = b["p50_ms"] / a["p50_ms"] if a and b else None
+            shown = f"{ratio:.2f}x ({b['p50_ms']:.2f} vs {a['p50_ms']:.2f} ms)" if a and b else "-"
+            line(
+                f"{engine}, no cache: {scenario} p50 within 1.5x of disputed ({largest:,})",
+                ratio, 1.5, shown, False,
+            )  # fmt: skip
     posts = get(size, "sqlite", SERVICE, "stance_posts")
     value = posts["rps"] if posts and posts["errors"] == 0 else None
     shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors" if posts else "-"

@@ -5,6 +5,7 @@ Datasette, with parameters picked from the archive itself (the same rows on both
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -37,6 +38,9 @@ class Params:
     deep_id: int
     claim_id: int
     hot_claims: list[int]
+    # Midway through the archive's stated time, for the lists as of a past time.
+    as_of: object = None  # aware datetime
+    as_of_raw: str = ""  # as SQLite stores it, for Datasette
 
 
 def pick_params(url: str) -> Params:
@@ -80,19 +84,36 @@ def pick_params(url: str) -> Params:
     from app.claims.models import Claim
     from app.core.config import Settings
     from app.core.db import make_engine
+    from app.stances.models import Stance
 
     app_engine = make_engine(Settings(database_url=url))
     try:
         with Session(app_engine) as session:
             updated_at = session.get(Claim, deep_id).updated_at  # type: ignore[union-attr]
+            first, last = session.execute(
+                sa.select(sa.func.min(Stance.stated_at), sa.func.max(Stance.stated_at))
+            ).one()
     finally:
         app_engine.dispose()
+    # Read through the app's type on PostgreSQL; SQLite's min/max come back as text.
+    first, last = (_aware(value) for value in (first, last))
+    as_of = first + (last - first) / 2
     raw = ""
     if url.startswith("sqlite"):
         with sqlite3.connect(sa.make_url(url).database or "") as conn:
             row = conn.execute("SELECT updated_at FROM claim WHERE id = ?", (deep_id,))
             raw = row.fetchone()[0]
-    return Params(updated_at, raw, deep_id, claim_id, hot)
+    as_of_raw = (
+        as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    )
+    return Params(updated_at, raw, deep_id, claim_id, hot, as_of, as_of_raw)
+
+
+def _aware(value: object) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def read_scenarios(params: Params) -> list[Scenario]:
@@ -115,7 +136,27 @@ def read_scenarios(params: Params) -> list[Scenario]:
             {"t": params.deep_updated_at_raw, "i": str(params.deep_id)},
         ),
         Scenario("claim", f"/claims/{params.claim_id}", "claim", {"id": str(params.claim_id)}),
+        # Status over time: the disputed list as of midway through the archive (served by
+        # the status periods), and one claim's timeline (replayed from its stances).
+        Scenario(
+            "as_of_disputed",
+            "/claims?"
+            + urlencode({"status": "disputed", "as_of": _rfc3339(params.as_of), "limit": 20}),
+            "as_of_disputed",
+            {"t": params.as_of_raw},
+        ),
+        Scenario(
+            "timeline",
+            f"/claims/{params.claim_id}/timeline",
+            "timeline",
+            {"id": str(params.claim_id)},
+        ),
     ]
+
+
+def _rfc3339(value: object) -> str:
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def datasette_url(database: str, scenario: Scenario) -> str:
@@ -143,6 +184,20 @@ CANNED_QUERIES = {
         "source.affiliation FROM claim LEFT JOIN stance ON stance.claim_id = claim.id "
         "AND stance.is_current LEFT JOIN source ON source.id = stance.source_id "
         "WHERE claim.id = :id ORDER BY stance.stated_at DESC, stance.id DESC"
+    ),
+    "as_of_disputed": (
+        "SELECT claim.id, text, language, place, occurred_at, tags, "
+        "coalesce(p.status, 'unsourced') AS status, coalesce(p.asserting_sources, 0) "
+        "AS asserting_sources, coalesce(p.denying_sources, 0) AS denying_sources, "
+        "created_at, updated_at, p.status_since FROM claim LEFT JOIN claim_status_period p "
+        "ON p.claim_id = claim.id AND p.valid_from <= :t AND (p.valid_to > :t OR p.valid_to "
+        "IS NULL) WHERE coalesce(p.status, 'unsourced') = 'disputed' "
+        f"ORDER BY updated_at DESC, claim.id DESC LIMIT {PAGE + 1}"
+    ),
+    "timeline": (
+        "SELECT p.*, stance.stance, stance.source_id, source.name FROM claim_status_period p "
+        "JOIN stance ON stance.id = p.changed_by_stance_id JOIN source ON source.id = "
+        "stance.source_id WHERE p.claim_id = :id ORDER BY p.valid_from"
     ),
 }
 

@@ -58,6 +58,7 @@ def _row(claim: ClaimPublic) -> list[str | int]:
         claim.denying_sources,
         _time(claim.created_at),
         _time(claim.updated_at),
+        _time(claim.status_since),
     ]
 
 

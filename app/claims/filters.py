@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, column, exists, func, literal_column, text
 from sqlmodel import Session, col, select
 
+from app.claims import as_of
 from app.claims.models import Claim, ClaimTag
 from app.core.ids import id_or_none
 from app.sources.models import Source, SourceKind
@@ -54,11 +55,15 @@ class ClaimFilters:
     occurred_to: datetime | None = None
     updated_since: datetime | None = None
     verdict: list[Rating] = field(default_factory=list)
+    # Stated time at which status and stance-side filters apply (None: now).
+    as_of: datetime | None = None
 
 
 def conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if filters.status:
+    if filters.status and filters.as_of is not None:
+        conditions.append(as_of.status_at(filters.status))
+    elif filters.status:
         conditions.append(col(Claim.status).in_([s.value for s in filters.status]))
     if (stance := _current_stance_condition(filters)) is not None:
         conditions.append(stance)
@@ -87,17 +92,29 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     """One current stance must match every stance-side filter given, together."""
     if not (filters.stance or filters.source_id or filters.source_kind or filters.affiliation):
         return None
+    if filters.as_of is not None:
+        return as_of.stance_at(
+            filters.as_of,
+            stance=filters.stance,
+            source_ids=_source_pks(filters.source_id) if filters.source_id else None,
+            source_kind=[k.value for k in filters.source_kind],
+            affiliation=filters.affiliation,
+        )
     matching = select(Stance.id).where(Stance.claim_id == Claim.id, col(Stance.is_current))
     if filters.stance:
         matching = matching.where(col(Stance.stance).in_([s.value for s in filters.stance]))
     if filters.source_id:
-        ids = [pk for pk in map(id_or_none, filters.source_id) if pk is not None]
-        matching = matching.where(col(Stance.source_id).in_(ids))
+        matching = matching.where(col(Stance.source_id).in_(_source_pks(filters.source_id)))
     if filters.source_kind or filters.affiliation:
         matching = matching.join(Source, col(Source.id) == Stance.source_id).where(
             *_source_conditions(filters)
         )
     return exists(matching)
+
+
+def _source_pks(source_ids: list[str]) -> list[int]:
+    """The ids that can name a source; any other value matches nothing."""
+    return [pk for pk in map(id_or_none, source_ids) if pk is not None]
 
 
 def _source_conditions(filters: ClaimFilters) -> list[ColumnElement[bool]]:

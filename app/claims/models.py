@@ -44,6 +44,8 @@ class Claim(SQLModel, table=True):
     status: str = Field(sa_type=String(16), default=ClaimStatus.unsourced.value)
     asserting_sources: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
     denying_sources: int = Field(default=0, sa_column_kwargs={"server_default": sql_text("0")})
+    # The start of the current status's run in stated time (app/stances/timeline.py).
+    status_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -111,6 +113,11 @@ class ClaimPublic(SQLModel):
     denying_sources: int
     created_at: datetime
     updated_at: datetime
+    # Last, so that CSV columns of v1 keep their positions.
+    status_since: datetime | None = Field(
+        description="The stated time from which the current status has held without "
+        "interruption; null while unsourced."
+    )
 
 
 class ClaimDetail(ClaimPublic):

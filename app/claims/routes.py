@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from app.claims import csv as claims_csv
 from app.claims import service
-from app.claims.detail import claim_detail
+from app.claims.detail import claim_detail, claim_detail_at
 from app.claims.filters import ClaimFilters, ClaimSort
 from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
 from app.core.auth import ReadAccess, WriteKey
@@ -78,6 +78,13 @@ def list_claims(
         Rfc3339 | None, Query(description="updated_at at or after: incremental sync.")
     ] = None,
     verdict: Annotated[list[Rating], repeatable("The fact-checker's verdict.")] = [],
+    as_of: Annotated[
+        Rfc3339 | None,
+        Query(
+            description="Stated time: status and stance-side filters, and each claim's "
+            "status, counts and status_since, as the sources had stated them by then."
+        ),
+    ] = None,
     sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -99,6 +106,7 @@ def list_claims(
         occurred_to=occurred_to,
         updated_since=updated_since,
         verdict=verdict,
+        as_of=as_of,
     )
     if claims_csv.wants_csv(request.headers.get("accept", "")):
         explicit_limit = limit if "limit" in request.query_params else None
@@ -156,15 +164,29 @@ def get_claim(
     request: Request,
     response: Response,
     session: ReadSession,
+    as_of: Annotated[
+        Rfc3339 | None,
+        Query(description="Stated time: the claim as its sources had stated it by then."),
+    ] = None,
+    known_at: Annotated[
+        Rfc3339 | None,
+        Query(description="Recorded time: count only the stances recorded by then."),
+    ] = None,
     if_none_match: IfNoneMatch = None,
 ) -> ClaimDetail | Response:
     """One claim with each source's current stance, the reason for its status, and its
-    verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`."""
+    verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`
+    (always the present review). With `as_of` and/or `known_at`, the claim as stated by
+    then and as known then."""
     claim = service.get_claim(session=session, claim_id=claim_id)
     if prefers_jsonld(request):
         return jsonld_response(request=request, session=session, claim=claim)
     response.headers["Vary"] = "Accept"
-    return respond(response, claim_detail(session=session, claim=claim), if_none_match)
+    if as_of is None and known_at is None:
+        detail = claim_detail(session=session, claim=claim)
+    else:
+        detail = claim_detail_at(session=session, claim=claim, as_of=as_of, known_at=known_at)
+    return respond(response, detail, if_none_match)
 
 
 def _current_claim(session: Session, claim_id: str) -> ClaimDetail:

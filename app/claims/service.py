@@ -6,6 +6,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from app.claims import as_of
 from app.claims.filters import ClaimFilters, ClaimSort, conditions
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimTag, ClaimUpdate
 from app.core.db import utcnow
@@ -79,7 +80,14 @@ def _write_tags(session: Session, claim: Claim) -> None:
 def list_claims(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
 ) -> tuple[list[ClaimPublic], str | None]:
-    query = select(*_PUBLIC_COLUMNS).where(*conditions(session, filters))
+    if filters.as_of is None:
+        query = select(*_PUBLIC_COLUMNS)
+    else:
+        # Status, counts and status_since of the period that held at as_of.
+        query = select(*as_of.columns_at(list(ClaimPublic.model_fields))).select_from(
+            Claim.__table__.outerjoin(as_of.period, as_of.holds_at(filters.as_of))  # type: ignore[attr-defined]
+        )
+    query = query.where(*conditions(session, filters))
     if cursor:
         value, claim_id = decode_cursor(cursor, sort.value, datetime)
         query = query.where(

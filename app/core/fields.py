@@ -184,7 +184,11 @@ SourceRef = Annotated[
 
 # An instant with its time zone, given as an RFC 3339 string (body fields and query alike).
 def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59-01:00 is a valid RFC 3339 time past the end of datetime in UTC.
+        raise ValueError("the time in UTC is outside years 1 to 9999") from None
 
 
 # Any offset on the way in (a naive time is refused); UTC from then on, so that every

@@ -18,6 +18,8 @@ class EventType(StrEnum):
     claim_updated = "claim.updated"
     claim_deleted = "claim.deleted"
     claim_status_changed = "claim.status_changed"
+    # A back-dated stance rewrote the claim's status periods (GET /claims/{id}/timeline).
+    claim_timeline_changed = "claim.timeline_changed"
     stance_created = "stance.created"
     verdict_published = "verdict.published"
 

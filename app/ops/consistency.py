@@ -1,9 +1,11 @@
-"""`claims-api check`: recompute every claim's current stances, status and counts from
-its stance history, report what disagrees with what is stored, and optionally repair it."""
+"""`claims-api check`: recompute every claim's current stances, status and counts, and its
+status periods, from its stance history, report what disagrees with what is stored, and
+optionally repair it."""
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
@@ -13,8 +15,16 @@ from app.claims.service import get_claim
 from app.core.db import utcnow, write_engine
 from app.sources.models import Source
 from app.stances.models import Stance
-from app.stances.rules import CurrentStance, StanceKind, derive_status, latest_per_source
+from app.stances.periods import expected_periods, periods_differ, stored_periods, sync_periods
+from app.stances.rules import (
+    ClaimStatus,
+    CurrentStance,
+    StanceKind,
+    derive_status,
+    latest_per_source,
+)
 from app.stances.service import refresh_claim_status
+from app.stances.timeline import Period
 
 BATCH = 1000
 
@@ -25,6 +35,7 @@ class Mismatch:
     stored: tuple[str, int, int]
     expected: tuple[str, int, int]
     wrong_current_flags: int
+    wrong_periods: bool = False
 
     def describe(self) -> str:
         parts = []
@@ -34,6 +45,8 @@ class Mismatch:
             )
         if self.wrong_current_flags:
             parts.append(f"{self.wrong_current_flags} stance(s) with a wrong `current` flag")
+        if self.wrong_periods:
+            parts.append("status periods (or status_since) differ from the replay of its stances")
         return f"claim {self.claim_id}: " + "; ".join(parts)
 
 
@@ -41,6 +54,12 @@ def _latest_per_source(stances: list[Stance]) -> dict[int, Stance]:
     return latest_per_source(
         stances, source=lambda s: s.source_id, order=lambda s: (s.stated_at, s.id)
     )
+
+
+def _since(periods: list[Period]) -> datetime | None:
+    if not periods or periods[-1].status == ClaimStatus.unsourced:
+        return None
+    return periods[-1].status_since
 
 
 def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
@@ -63,10 +82,19 @@ def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
             )
             for stance in stances:
                 by_claim[stance.claim_id].append(stance)
+            pks: list[int] = [c.id for c in claims]  # type: ignore[misc]
+            expected = expected_periods(session.connection(), pks)
+            stored = stored_periods(session.connection(), pks)
             for claim in claims:
                 mismatch = _compare(claim, by_claim.get(claim.id, []), sources)  # type: ignore[arg-type]
+                wrong_periods = periods_differ(stored[claim.id], expected[claim.id]) or (  # type: ignore[index]
+                    claim.status_since != _since(expected[claim.id])  # type: ignore[index]
+                )
+                if mismatch is None and wrong_periods:
+                    stored_state = (claim.status, claim.asserting_sources, claim.denying_sources)
+                    mismatch = Mismatch(claim.id, stored_state, stored_state, 0)  # type: ignore[arg-type]
                 if mismatch is not None:
-                    yield mismatch
+                    yield replace(mismatch, wrong_periods=wrong_periods)
             session.expunge_all()
 
 
@@ -106,4 +134,6 @@ def repair_claim(*, engine: Engine, claim_id: int) -> None:
         session.expire_all()
         claim = get_claim(session=session, claim_id=str(claim_id), for_update=True)
         refresh_claim_status(session=session, claim=claim, now=utcnow())
+        session.flush()
+        sync_periods(session.connection(), claim_pk=claim_id)
         session.commit()

@@ -12,7 +12,7 @@ from app.core.fields import HttpUrlStr, LongText, PublicId, Rfc3339, SourceRef
 from app.core.models import IdType, RequestModel, enum_check
 from app.core.pagination import Page
 from app.sources.models import SourceSummary
-from app.stances.rules import StanceKind
+from app.stances.rules import ClaimStatus, StanceKind
 
 
 class Stance(SQLModel, table=True):
@@ -108,3 +108,21 @@ class StancePublic(StanceLine):
 
 class StancePage(Page[StancePublic]):
     pass
+
+
+class TimelinePeriod(SQLModel):
+    """One status period of a claim in stated time: [from, to)."""
+
+    status: ClaimStatus
+    from_: datetime = Field(
+        alias="from", schema_extra={"serialization_alias": "from"}, description="Start."
+    )
+    to: datetime | None = Field(description="End, exclusive; null for the period holding now.")
+    asserting_sources: int
+    denying_sources: int
+    explanation: str
+    changed_by: StancePublic = Field(description="The stance that began the period.")
+
+
+class Timeline(SQLModel):
+    items: list[TimelinePeriod]

@@ -1,18 +1,21 @@
 """A claim's stances (/claims/{claim_id}/stances) and what a source has said
 (/sources/{source_id}/stances)."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
 from app.core.db import write_engine
 from app.core.deps import ReadSession
 from app.core.errors import problem_responses
+from app.core.fields import Rfc3339
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
 from app.http.conditional import IfNoneMatch, read_responses, respond
 from app.sources.service import get_source
 from app.stances import service
-from app.stances.models import StanceCreate, StancePage, StancePublic
+from app.stances.models import StanceCreate, StancePage, StancePublic, Timeline
 from app.stances.writes import record_stance
 
 claim_stances = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
@@ -73,6 +76,29 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
         f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
     )
     return response
+
+
+@claim_stances.get(
+    "/{claim_id}/timeline",
+    operation_id="get_claim_timeline",
+    response_model=Timeline,
+    responses={**problem_responses(401, 403, 404, 422), **read_responses()},
+)
+def get_claim_timeline(
+    claim_id: str,
+    response: Response,
+    session: ReadSession,
+    known_at: Annotated[
+        Rfc3339 | None,
+        Query(description="Count only the stances recorded at or before this time."),
+    ] = None,
+    if_none_match: IfNoneMatch = None,
+) -> Timeline | Response:
+    """The claim's status periods in stated time, oldest first, each with the stance that
+    began it; `to` is null for the period that holds now."""
+    claim = get_claim(session=session, claim_id=claim_id)
+    timeline = service.claim_timeline(session=session, claim_id=claim.id, known_at=known_at)  # type: ignore[arg-type]
+    return respond(response, timeline, if_none_match)
 
 
 @claim_stances.get(

@@ -8,10 +8,12 @@ from app.claims.models import Claim
 from app.core.errors import NotFound
 from app.core.ids import parse_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
-from app.events.outbox import emit_status_changed
+from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
-from app.stances.models import Stance, StancePublic
+from app.stances.models import Stance, StancePublic, Timeline, TimelinePeriod
+from app.stances.periods import sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, derive_status
+from app.stances.timeline import HistoryStance, known_by, replay
 
 HISTORY_SORT = "-stated_at"
 # A stance with the source it embeds.
@@ -36,6 +38,56 @@ def current_stances(*, session: Session, claim_id: int) -> list[tuple[Stance, So
         .order_by(col(Stance.stated_at).desc(), col(Stance.id).desc())
     )
     return [(stance, source) for stance, source in session.exec(query)]
+
+
+def claim_history(*, session: Session, claim_id: int) -> list[StanceRow]:
+    """Every stance of the claim with its source, oldest first."""
+    query = (
+        select(Stance, Source)
+        .join(Source, col(Source.id) == Stance.source_id)
+        .where(Stance.claim_id == claim_id)
+        .order_by(col(Stance.stated_at), col(Stance.id))
+    )
+    return [(stance, source) for stance, source in session.exec(query)]
+
+
+def history_stance(stance: Stance, source: Source) -> HistoryStance:
+    """What the timeline's rules need of a stored stance."""
+    return HistoryStance(
+        id=stance.id,  # type: ignore[arg-type]
+        source_id=stance.source_id,
+        source_name=source.name,
+        affiliation=source.affiliation,
+        stance=stance.stance,
+        stated_at=stance.stated_at,
+        created_at=stance.created_at,
+    )
+
+
+def claim_timeline(*, session: Session, claim_id: int, known_at: datetime | None) -> Timeline:
+    """The claim's status periods, oldest first, replayed from the stances recorded by
+    `known_at` (all for None): the stored periods are the known_at=None case."""
+    rows = {
+        stance.id: (stance, source)
+        for stance, source in claim_history(session=session, claim_id=claim_id)
+    }
+    periods = replay(known_by([history_stance(*row) for row in rows.values()], known_at))
+    return Timeline(
+        items=[
+            TimelinePeriod.model_validate(
+                {
+                    "status": p.status,
+                    "from": p.valid_from,
+                    "to": p.valid_to,
+                    "asserting_sources": p.asserting_sources,
+                    "denying_sources": p.denying_sources,
+                    "explanation": p.explanation,
+                    "changed_by": stance_public(*rows[p.changed_by]),
+                }
+            )
+            for p in periods
+        ]
+    )
 
 
 def derive_claim_status(pairs: list[tuple[Stance, Source]]) -> DerivedStatus:
@@ -69,7 +121,13 @@ def refresh_claims_of_source(*, session: Session, source_id: int, now: datetime)
     for claim in session.exec(query):
         old_status = claim.status
         refresh_claim_status(session=session, claim=claim, now=now)
+        # The camp counts over all of stated time: the timeline is re-derived whole.
+        session.flush()
+        timeline = sync_periods(session.connection(), claim_pk=claim.id)  # type: ignore[arg-type]
+        claim.status_since = timeline.status_since
         emit_status_changed(session, claim=claim, old_status=old_status)
+        if timeline.history_rewritten:
+            emit(session, EventType.claim_timeline_changed, {"claim": claim_snapshot(claim)})
 
 
 def get_stance(*, session: Session, claim_id: str, stance_id: str) -> tuple[Stance, Source]:

@@ -5,8 +5,10 @@ One transaction: share-lock the source, then lock the claim (the order update_so
 so the two cannot deadlock); retire the source's current stance on the claim when the new
 one supersedes it (app.stances.rules.supersedes); insert the new
 stance; derive the claim's status and counts from its current stances in one query; write
-them; and add the outbox events (stance.created, then claim.status_changed when the
-status changed). The stance is serialized once, for the event and for the response.
+them; bring the claim's status periods up to date (app/stances/periods.py); and add the
+outbox events (stance.created, then claim.status_changed when the status changed, and
+claim.timeline_changed when the stance rewrote the claim's past). The stance is serialized
+once, for the event and for the response.
 """
 
 import json
@@ -37,6 +39,7 @@ from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
+from app.stances.periods import sync_periods
 from app.stances.rules import StanceKind, status_of, supersedes
 
 _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
@@ -167,6 +170,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     )
     asserting, denying, camps = conn.execute(_COUNTS, {"claim_pk": claim_pk}).one()
     new_status = status_of(asserting, denying, camps).value
+    timeline = sync_periods(conn, claim_pk=claim_pk)
     # A new stance is a change to the claim, even when its status holds.
     conn.execute(
         _UPDATE_CLAIM,
@@ -191,13 +195,23 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
         }
     )
     body = stance.model_dump_json(by_alias=True).encode()
-    changed = {"status": new_status, "asserting_sources": asserting, "denying_sources": denying}
-    conn.execute(_INSERT_EVENT, _events(claim, {**changed, "updated_at": now}, body))
+    changed = {
+        "status": new_status,
+        "asserting_sources": asserting,
+        "denying_sources": denying,
+        "status_since": timeline.status_since,
+        "updated_at": now,
+    }
+    events = _events(claim, changed, body, history_rewritten=timeline.history_rewritten)
+    conn.execute(_INSERT_EVENT, events)
     return RecordedStance(stance, body)
 
 
-def _events(claim: Any, changed: dict[str, Any], stance_body: bytes) -> list[dict[str, Any]]:
-    """The outbox rows: stance.created, then claim.status_changed if the status changed."""
+def _events(
+    claim: Any, changed: dict[str, Any], stance_body: bytes, *, history_rewritten: bool
+) -> list[dict[str, Any]]:
+    """The outbox rows: stance.created, then claim.status_changed if the current status
+    changed, and claim.timeline_changed if the stance rewrote the claim's past."""
     snapshot = claim_snapshot_of({**claim, **changed})
     stance = json.loads(stance_body)
     events = [event_row(EventType.stance_created, {"stance": stance, "claim": snapshot})]
@@ -208,6 +222,9 @@ def _events(claim: Any, changed: dict[str, Any], stance_body: bytes) -> list[dic
                 {"claim": snapshot, "old_status": claim["status"], "new_status": changed["status"]},
             )
         )
+    if history_rewritten:
+        # A back-dated stance: the present may hold while the past it describes changed.
+        events.append(event_row(EventType.claim_timeline_changed, {"claim": snapshot}))
     return events
 
 

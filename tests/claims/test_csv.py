@@ -21,6 +21,7 @@ HEADER = [
     "denying_sources",
     "created_at",
     "updated_at",
+    "status_since",
 ]
 
 
@@ -70,6 +71,7 @@ def test_csv_honours_filters_and_sort_and_quotes_per_rfc_4180(
             str(item["denying_sources"]),
             item["created_at"],
             item["updated_at"],
+            item["status_since"] or "",
         ]
         for item in json_items
     ]

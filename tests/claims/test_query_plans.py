@@ -179,3 +179,67 @@ def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
             # PostgreSQL picks among the indexes by cost; none may be a scan of the table.
             nodes = postgres_plan(engine, statement, parameters)
             assert all("Index" in node["Node Type"] for node in nodes), nodes
+
+
+AS_OF = "2100-01-01T00:00:00Z"  # after every seeded stance
+
+
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({"as_of": AS_OF}, "ix_claim_updated_at_id"),
+        ({"as_of": AS_OF, "sort": "created_at"}, "ix_claim_created_at_id"),
+        ({"as_of": AS_OF, "status": "disputed"}, "ix_claim_updated_at_id"),
+        (
+            {"as_of": AS_OF, "stance": "denies", "source_kind": "state_media"},
+            "ix_claim_updated_at_id",
+        ),
+    ],
+)
+def test_lists_as_of_a_stated_time_are_index_served(
+    app: FastAPI,
+    client: TestClient,
+    seeded: dict[str, str],
+    params: dict[str, Any],
+    index: str,
+) -> None:
+    """The list's own sort index, and the period holding at T reached by its index."""
+    assert_index_served(app, client, "/claims", params, index)
+    engine: sa.Engine = app.state.engine
+    with captured_sql(engine) as ran:
+        client.get("/claims", params=params)
+    [(statement, parameters)] = paged(ran)
+    if engine.dialect.name == "sqlite":
+        plan = sqlite_plan(engine, statement, parameters)
+        assert [line for line in plan if "claim_status_period" in line] == [
+            "SEARCH claim_status_period USING INDEX uq_claim_status_period_claim_id_valid_from "
+            "(claim_id=? AND valid_from<?) LEFT-JOIN"
+        ], plan
+    else:
+        nodes = postgres_plan(engine, statement, parameters)
+        assert "uq_claim_status_period_claim_id_valid_from" in {
+            node.get("Index Name") for node in nodes
+        }, nodes
+
+
+def test_the_stance_filter_as_of_t_probes_supersession_by_the_claims_stances(
+    app: FastAPI, client: TestClient, seeded: dict[str, str]
+) -> None:
+    """Whether a stance was its source's latest by T is looked up among the claim's own
+    stances, not among every stance of the source."""
+    engine: sa.Engine = app.state.engine
+    params = {"as_of": AS_OF, "stance": "denies", "source_kind": "state_media"}
+    with captured_sql(engine) as ran:
+        client.get("/claims", params=params)
+    [(statement, parameters)] = paged(ran)
+    if engine.dialect.name == "sqlite":
+        plan = sqlite_plan(engine, statement, parameters)
+        by_claim = "USING INDEX ix_stance_claim_id_stated_at_id (claim_id=? AND stated_at<?)"
+        assert [line for line in plan if line.startswith(("SEARCH stance", "SEARCH later"))] == [
+            f"SEARCH stance {by_claim}",
+            f"SEARCH later {by_claim}",
+        ], plan
+    else:
+        nodes = postgres_plan(engine, statement, parameters)
+        tables = {node.get("Relation Name") for node in nodes if "Index" in node["Node Type"]}
+        assert tables == {"claim", "stance", "source", "claim_status_period"}, nodes

@@ -58,6 +58,10 @@ def test_archive_is_consistent_and_peers_answer_the_same_rows(data_dir: Path) ->
             if scenario.name == "claim":
                 stance_ids = [str(row["stance_id"]) for row in rows]
                 assert [s["id"] for s in answer.json()["stances"]] == stance_ids
+            elif scenario.name == "timeline":
+                began = [str(row["changed_by_stance_id"]) for row in rows]
+                assert [p["changed_by"]["id"] for p in answer.json()["items"]] == began
+                assert began
             else:
                 ids = [str(row[0]) for row in rows][:20]
                 assert [c["id"] for c in answer.json()["items"]] == ids, scenario.name
@@ -94,7 +98,7 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
     scenarios = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api"}
     assert scenarios == {
         "disputed", "denied_by_state_media", "search", "deep_page", "claim", "stance_posts",
-        "peak_rss_mb",
+        "as_of_disputed", "timeline", "peak_rss_mb",
     }  # fmt: skip
     uncached = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api (no cache)"}
     assert uncached == scenarios - {"stance_posts"}

@@ -122,3 +122,117 @@ def test_a_second_upgrade_is_a_no_op(engine: sa.Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == migration_head()
     assert schema_drift(engine) == []
+
+
+def test_a_database_of_the_previous_release_gets_its_status_periods(engine: sa.Engine) -> None:
+    """Stances written under 0008's schema (back-dated, tied, two camps, an unaffiliated
+    source) get the periods and status_since of the write path's replay on upgrade."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.stances.timeline import HistoryStance, replay
+
+    upgrade(engine, "0008")
+    base = datetime(2024, 12, 5, 9, tzinfo=UTC)
+    sources = [
+        (1, "SANA", "Syrian government"),
+        (2, "Army", "syrian government "),
+        (3, "HTS", None),
+    ]
+    # (id, claim, source, stance, hours after base): ids out of stated order = back-dating.
+    stances = [
+        (1, 1, 3, "asserts", 0),
+        (2, 1, 1, "denies", 2),
+        (3, 1, 2, "asserts", 8),
+        (4, 1, 1, "denies", 1),  # back-dated: not SANA's latest
+        (5, 2, 1, "asserts", 3),
+        (6, 2, 2, "denies", 3),  # a tie of stated_at across sources
+        (7, 2, 2, "asserts", 3),  # a tie with its own earlier stance: the higher id wins
+    ]
+    latest = {}
+    for sid, claim, source, _, hours in stances:
+        key = (claim, source)
+        if key not in latest or (hours, sid) > latest[key]:
+            latest[key] = (hours, sid)
+    current_ids = {sid for _, sid in latest.values()}
+    with engine.begin() as conn:
+        for pk, name, affiliation in sources:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO source (id, name, name_key, kind, affiliation, affiliation_key, "
+                    "created_at, updated_at) "
+                    "VALUES (:id, :name, :nk, 'other', :aff, :key, :at, :at)"
+                ),
+                {
+                    "id": pk,
+                    "name": name,
+                    "nk": name.casefold(),
+                    "aff": affiliation,
+                    "key": affiliation.strip().casefold() if affiliation else None,
+                    "at": base.replace(tzinfo=None),
+                },
+            )
+        for pk in (1, 2, 3):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO claim (id, text, language, tags, status, asserting_sources, "
+                    "denying_sources, created_at, updated_at) "
+                    "VALUES (:id, 'c', 'en', '[]', 'unsourced', 0, 0, :at, :at)"
+                ),
+                {"id": pk, "at": base.replace(tzinfo=None)},
+            )
+        for sid, claim, source, kind, hours in stances:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stance (id, claim_id, source_id, stance, stated_at, "
+                    "is_current, created_at) VALUES (:id, :c, :s, :k, :at, :cur, :at)"
+                ),
+                {
+                    "id": sid,
+                    "c": claim,
+                    "s": source,
+                    "k": kind,
+                    "at": (base + timedelta(hours=hours)).replace(tzinfo=None),
+                    "cur": sid in current_ids,
+                },
+            )
+    upgrade(engine)
+    names = {pk: (name, affiliation) for pk, name, affiliation in sources}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT claim_id, valid_from, valid_to, status, asserting_sources, "
+                "denying_sources, status_since, changed_by_stance_id "
+                "FROM claim_status_period ORDER BY claim_id, valid_from"
+            )
+        ).all()
+        since = dict(conn.execute(sa.text("SELECT id, status_since FROM claim")).all())
+
+    def utc(value: object) -> object:
+        if isinstance(value, str) and value[:1].isdigit():
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+    stored = [tuple(utc(v) for v in row) for row in rows]
+    expected = []
+    expected_since: dict[int, object] = {1: None, 2: None, 3: None}
+    for claim in (1, 2, 3):
+        history = [
+            HistoryStance(sid, source, *names[source], kind, base + timedelta(hours=h), base)
+            for sid, c, source, kind, h in stances
+            if c == claim
+        ]
+        periods = replay(history)
+        expected += [(claim, *p.key) for p in periods]
+        if periods:
+            expected_since[claim] = periods[-1].status_since
+    assert stored == expected
+    assert [p[3] for p in stored if p[0] == 1] == ["asserted", "disputed", "disputed"]
+    assert {pk: utc(v) for pk, v in since.items()} == expected_since
+    assert schema_drift(engine) == []
+    downgrade(engine, "0008")
+    upgrade(engine)
+    with engine.connect() as conn:
+        again = conn.execute(sa.text("SELECT count(*) FROM claim_status_period")).scalar_one()
+    assert again == len(expected)

@@ -72,12 +72,21 @@ def _one_by_one(client: TestClient, auth: dict[str, str], sources: list[str]) ->
 def _derived(client: TestClient, claim_id: str) -> tuple[Any, ...]:
     detail = client.get(f"/claims/{claim_id}").json()
     history = client.get(f"/claims/{claim_id}/stances", params={"limit": 100}).json()["items"]
+    timeline = client.get(f"/claims/{claim_id}/timeline").json()["items"]
     return (
         detail["status"],
         detail["asserting_sources"],
         detail["denying_sources"],
         detail["status_explanation"],
+        detail["status_since"],
         [(s["source_id"], s["stance"], s["stated_at"], s["current"]) for s in history],
+        [
+            (
+                {k: v for k, v in p.items() if k != "changed_by"},
+                [p["changed_by"][k] for k in ("source_id", "stance", "stated_at")],
+            )
+            for p in timeline
+        ],
     )
 
 

@@ -570,6 +570,41 @@ def test_an_affiliation_change_that_changes_a_status_is_an_event(
     )
 
 
+def test_a_back_dated_stance_is_a_timeline_event_for_those_who_subscribe(
+    app: FastAPI,
+    client: TestClient,
+    auth: dict[str, str],
+    admin: dict[str, str],
+    receiver: Receiver,
+    sender: Sender,
+) -> None:
+    hook = make_webhook(
+        client, admin, receiver.url, ["claim.timeline_changed"], filter={"tag": ["syria"]}
+    )
+    rebels = make_source(client, auth, "Rebels", "armed_group", "A")
+    state = make_source(client, auth, "State", "state_media", "B")
+    claims = [
+        make_claim(client, auth, text, tags=[tag]) for text, tag in [("T", "syria"), ("U", "x")]
+    ]
+    for claim in claims:
+        add_stance(
+            client, auth, claim["id"], rebels["id"], "asserts", stated_at="2024-12-05T09:00:00Z"
+        )
+        add_stance(
+            client, auth, claim["id"], state["id"], "denies", stated_at="2024-12-05T12:00:00Z"
+        )
+        # Known only now: the state had denied it at 10:00 already. The present holds.
+        add_stance(
+            client, auth, claim["id"], state["id"], "denies", stated_at="2024-12-05T10:00:00Z"
+        )
+    drain(sender, lambda: _all_fanned_out(app))
+    received = [verify(hook["secret"], r) for r in receiver.snapshot()]
+    assert [(r["type"], r["data"]["claim"]["id"]) for r in received] == [
+        ("claim.timeline_changed", claims[0]["id"])
+    ]
+    assert received[0]["data"]["claim"]["status_since"] == "2024-12-05T10:00:00Z"
+
+
 def test_events_and_filters_choose_what_is_sent(
     app: FastAPI,
     client: TestClient,

@@ -10,6 +10,7 @@ stances and status are computed once in Python by the same pure functions
 nothing to repair afterwards.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,9 @@ from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
+from app.stances.periods import sync_many
 from app.stances.rules import CurrentStance, StanceKind, derive_status, supersedes
+from app.stances.timeline import HistoryStance, Period, replay
 from app.sync.bulk.indexes import archive_is_empty, rebuild, set_aside
 from app.sync.bulk.records import (
     MEDIA_TYPE,
@@ -40,6 +43,7 @@ from app.sync.bulk.records import (
 )
 from app.sync.bulk.rows import (
     CLAIM_COLUMNS,
+    PERIOD_COLUMNS,
     SOURCE_COLUMNS,
     STANCE_COLUMNS,
     VERDICT_COLUMNS,
@@ -48,6 +52,7 @@ from app.sync.bulk.rows import (
     claim_row,
     current_stances,
     insert_claims_sqlite,
+    period_row,
     reserve_ids,
     source_row,
 )
@@ -171,11 +176,17 @@ class Importer:
         stance_pks = reserve_ids(conn, "stance", len(batch.stances))
         plan = self._supersede(conn, batch.stances, stance_pks, known_claims, now)
         derived = self._derive(conn, plan.held, set(claim_pks.values()) | known_claims)
+        # This batch's claims have all their stances in this batch: their periods are the
+        # replay of those (app/stances/timeline.py), with no read of the database.
+        periods = self._new_periods(batch.stances, stance_pks, plan, set(claim_pks.values()), now)
         rows = DriverRows(conn)
         _retire(conn, plan.superseded)
-        _insert_claims(rows, batch.claims, claim_pks, derived, now)
+        _insert_claims(rows, batch.claims, claim_pks, derived, periods, now)
         self._insert_stances(rows, batch.stances, stance_pks, plan, now)
         _update_claims(conn, {pk: d for pk, d in derived.items() if pk in known_claims})
+        _insert_periods(rows, periods)
+        # Earlier batches' claims: their periods brought up to date as record_stance does.
+        sync_many(conn, known_claims)
         self.counts.claims_created += len(batch.claims)
         self.counts.stances_created += len(batch.stances)
         self._write_verdicts(rows, batch.verdicts, now)
@@ -216,6 +227,35 @@ class Importer:
                 plan.held[key] = _Held(pk, stated_at, record.stance, key[1], index)
                 plan.is_current[index] = True
         return plan
+
+    def _new_periods(
+        self,
+        stances: list[StanceRecord],
+        stance_pks: list[int],
+        plan: "_Plan",
+        new_claims: set[int],
+        now: datetime,
+    ) -> dict[int, list[Period]]:
+        """The status periods of this batch's new claims (sources known after _derive)."""
+        history: dict[int, list[HistoryStance]] = defaultdict(list)
+        for record, pk, stated_at in zip(stances, stance_pks, plan.stated, strict=True):
+            claim_pk = self.claim_ids[record.claim_id]
+            if claim_pk not in new_claims:
+                continue
+            source_pk = self.source_ids[record.source_id]
+            name, affiliation = self._source_info[source_pk]
+            history[claim_pk].append(
+                HistoryStance(
+                    pk,
+                    source_pk,
+                    name,
+                    affiliation,
+                    record.stance.value,
+                    stated_at,
+                    record.created_at or now,
+                )
+            )
+        return {pk: replay(h) for pk, h in history.items()}
 
     def _insert_stances(
         self,
@@ -402,12 +442,14 @@ def _insert_claims(
     claims: list[ClaimRecord],
     claim_pks: dict[str, int],
     derived: dict[int, tuple[str, int, int]],
+    periods: dict[int, list[Period]],
     now: datetime,
 ) -> None:
     if not claims:
         return
     claim_rows = [
-        claim_row(rows, r, claim_pks[r.id], derived[claim_pks[r.id]], now) for r in claims
+        claim_row(rows, r, pk, derived[pk], periods.get(pk, []), now)
+        for r, pk in ((r, claim_pks[r.id]) for r in claims)
     ]
     if rows.sqlite:
         insert_claims_sqlite(rows, claim_rows)
@@ -416,6 +458,14 @@ def _insert_claims(
     tags = [(claim_pks[r.id], tag) for r in claims for tag in r.tags]
     if tags:
         rows.insert("claim_tag", ("claim_id", "tag"), tags)
+
+
+def _insert_periods(rows: DriverRows, periods: dict[int, list[Period]]) -> None:
+    period_rows = [
+        period_row(rows, pk, p) for pk, claim_periods in periods.items() for p in claim_periods
+    ]
+    if period_rows:
+        rows.insert("claim_status_period", PERIOD_COLUMNS, period_rows)
 
 
 def _update_claims(conn: Connection, derived: dict[int, tuple[str, int, int]]) -> None:

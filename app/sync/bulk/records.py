@@ -81,6 +81,7 @@ class ClaimRecord(_Line):
     status: ClaimStatus | None = None
     asserting_sources: int | None = None
     denying_sources: int | None = None
+    status_since: AwareDatetime | None = None
 
     _unique_tags = field_validator("tags")(unique_tags)
 

@@ -13,7 +13,9 @@ from sqlmodel import col
 from app.claims.models import Claim
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
-from app.stances.rules import affiliation_key
+from app.stances.periods_model import ClaimStatusPeriod
+from app.stances.rules import ClaimStatus, affiliation_key
+from app.stances.timeline import Period
 from app.sync.bulk.records import ClaimRecord, SourceRecord
 from app.verdicts.models import Verdict
 
@@ -31,6 +33,8 @@ SOURCE_COLUMNS = _columns(Source)
 CLAIM_COLUMNS = _columns(Claim)
 STANCE_COLUMNS = _columns(Stance)
 VERDICT_COLUMNS = _columns(Verdict)
+# Every column but the id, which the database assigns.
+PERIOD_COLUMNS = _columns(ClaimStatusPeriod)[1:]
 
 
 def chunks(values: list[Any]) -> Iterator[list[Any]]:
@@ -176,9 +180,17 @@ def source_row(rows: DriverRows, r: SourceRecord, pk: int, now: datetime) -> tup
 
 
 def claim_row(
-    rows: DriverRows, r: ClaimRecord, pk: int, derived: tuple[str, int, int], now: datetime
+    rows: DriverRows,
+    r: ClaimRecord,
+    pk: int,
+    derived: tuple[str, int, int],
+    periods: list[Period],
+    now: datetime,
 ) -> tuple[Any, ...]:
     status, asserting, denying = derived
+    since = None
+    if periods and periods[-1].status != ClaimStatus.unsourced:
+        since = periods[-1].status_since
     return (
         pk,
         r.text,
@@ -189,6 +201,21 @@ def claim_row(
         status,
         asserting,
         denying,
+        rows.time(since),
         rows.time(r.created_at or now),
         rows.time(r.updated_at or now),
+    )
+
+
+def period_row(rows: DriverRows, claim_pk: int, p: Period) -> tuple[Any, ...]:
+    """A row of PERIOD_COLUMNS."""
+    return (
+        claim_pk,
+        rows.time(p.valid_from),
+        rows.time(p.valid_to),
+        p.status.value,
+        p.asserting_sources,
+        p.denying_sources,
+        rows.time(p.status_since),
+        p.changed_by,
     )

@@ -1,0 +1,213 @@
+"""Keeping claim_status_period equal to the replay of each claim's history, in the
+transaction of the write that changed it (a stance, a bulk batch, an affiliation change,
+`claims-api check --repair`, the migration that introduced the table).
+
+The write reads the claim's whole history (one index range: claims carry a handful of
+stances) and replays it with the pure rules of app/stances/timeline.py, then touches only
+the periods that differ: a back-dated stance rewrites the periods from its stated_at on,
+and a stance that changes nothing (same status and counts) writes nothing.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+
+from app.claims.models import Claim
+from app.sources.models import Source
+from app.stances.models import Stance
+from app.stances.periods_model import ClaimStatusPeriod
+from app.stances.rules import ClaimStatus
+from app.stances.timeline import HistoryStance, Period, replay
+
+_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
+_source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
+_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
+_period = cast(Table, ClaimStatusPeriod.__table__)  # type: ignore[attr-defined]
+
+CHUNK = 500  # claims per statement when many are synced at once (bind-parameter limits)
+
+_HISTORY_COLUMNS = (
+    _stance.c.claim_id,
+    _stance.c.id,
+    _stance.c.source_id,
+    _source.c.name,
+    _source.c.affiliation,
+    _stance.c.stance,
+    _stance.c.stated_at,
+    _stance.c.created_at,
+)
+_HISTORY = (
+    select(*_HISTORY_COLUMNS)
+    .join(_source, _source.c.id == _stance.c.source_id)
+    .where(_stance.c.claim_id == bindparam("claim_pk"))
+)
+_STORED_COLUMNS = (
+    _period.c.claim_id,
+    _period.c.id,
+    _period.c.valid_from,
+    _period.c.valid_to,
+    _period.c.status,
+    _period.c.asserting_sources,
+    _period.c.denying_sources,
+    _period.c.status_since,
+    _period.c.changed_by_stance_id,
+)
+_STORED = select(*_STORED_COLUMNS).where(_period.c.claim_id == bindparam("claim_pk"))
+_DELETE = delete(_period).where(_period.c.id == bindparam("period_pk"))
+_INSERT = insert(_period)
+_SET_SINCE = (
+    update(_claim).where(_claim.c.id == bindparam("claim_pk")).values(status_since=bindparam("s"))
+)
+
+
+@dataclass(frozen=True)
+class PeriodsChange:
+    changed: bool  # any period written or removed
+    # A period that had already ended was rewritten, or one now begins before the period
+    # that held until this write: history changed, not only the present.
+    history_rewritten: bool
+    status_since: datetime | None
+
+
+def _history_row(row: Any) -> HistoryStance:
+    return HistoryStance(
+        id=row.id,
+        source_id=row.source_id,
+        source_name=row.name,
+        affiliation=row.affiliation,
+        stance=row.stance,
+        stated_at=row.stated_at,
+        created_at=row.created_at,
+    )
+
+
+def _stored_key(row: Any) -> tuple[object, ...]:
+    return (
+        row.valid_from,
+        row.valid_to,
+        row.status,
+        row.asserting_sources,
+        row.denying_sources,
+        row.status_since,
+        row.changed_by_stance_id,
+    )
+
+
+def history_of(conn: Connection, claim_pk: int) -> list[HistoryStance]:
+    """One claim's stance history, with its sources' present names and affiliations."""
+    return [_history_row(row) for row in conn.execute(_HISTORY, {"claim_pk": claim_pk})]
+
+
+def expected_periods(conn: Connection, claim_pks: list[int]) -> dict[int, list[Period]]:
+    """The replay of each claim's history (claims with no stance have no period)."""
+    history: dict[int, list[HistoryStance]] = defaultdict(list)
+    for chunk in _chunks(claim_pks):
+        query = (
+            select(*_HISTORY_COLUMNS)
+            .join(_source, _source.c.id == _stance.c.source_id)
+            .where(_stance.c.claim_id.in_(chunk))
+        )
+        for row in conn.execute(query):
+            history[row.claim_id].append(_history_row(row))
+    return {pk: replay(history.get(pk, [])) for pk in claim_pks}
+
+
+def stored_periods(conn: Connection, claim_pks: list[int]) -> dict[int, list[Any]]:
+    """Each claim's stored period rows, oldest first."""
+    stored: dict[int, list[Any]] = {pk: [] for pk in claim_pks}
+    for chunk in _chunks(claim_pks):
+        query = (
+            select(*_STORED_COLUMNS)
+            .where(_period.c.claim_id.in_(chunk))
+            .order_by(_period.c.claim_id, _period.c.valid_from)
+        )
+        for row in conn.execute(query):
+            stored[row.claim_id].append(row)
+    return stored
+
+
+def periods_differ(stored: list[Any], expected: list[Period]) -> bool:
+    return [_stored_key(r) for r in stored] != [p.key for p in expected]
+
+
+def sync_periods(conn: Connection, *, claim_pk: int) -> PeriodsChange:
+    """Make one (locked) claim's stored periods and status_since those of its replay."""
+    expected = replay(history_of(conn, claim_pk))
+    stored = list(conn.execute(_STORED, {"claim_pk": claim_pk}))
+    plan = _plan(claim_pk, stored, expected)
+    _write([plan], conn)
+    return plan.change
+
+
+def sync_many(conn: Connection, claim_pks: Iterable[int]) -> None:
+    """sync_periods for many claims, a chunk of claims per read and per write (bulk
+    import, repair, the migration)."""
+    pks = sorted(set(claim_pks))
+    for chunk in _chunks(pks):
+        expected = expected_periods(conn, chunk)
+        stored = stored_periods(conn, chunk)
+        _write([_plan(pk, stored[pk], expected[pk]) for pk in chunk], conn)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    claim_pk: int
+    removed: list[int]  # period ids
+    added: list[dict[str, Any]]
+    change: PeriodsChange
+
+
+def _plan(claim_pk: int, stored: list[Any], expected: list[Period]) -> _Plan:
+    """The least writing that turns `stored` into `expected`: rows equal in both stay."""
+    wanted = {p.key: p for p in expected}
+    kept = {_stored_key(r) for r in stored} & set(wanted)
+    removed = [r for r in stored if _stored_key(r) not in kept]
+    added = [p for key, p in wanted.items() if key not in kept]
+    since = None
+    if expected and expected[-1].status != ClaimStatus.unsourced:
+        since = expected[-1].status_since
+    last_start = max((r.valid_from for r in stored), default=None)
+    rewritten = any(r.valid_to is not None for r in removed) or (
+        last_start is not None and any(p.valid_from < last_start for p in added)
+    )
+    rows = [
+        {
+            "claim_id": claim_pk,
+            "valid_from": p.valid_from,
+            "valid_to": p.valid_to,
+            "status": p.status.value,
+            "asserting_sources": p.asserting_sources,
+            "denying_sources": p.denying_sources,
+            "status_since": p.status_since,
+            "changed_by_stance_id": p.changed_by,
+        }
+        for p in added
+    ]
+    change = PeriodsChange(bool(removed or added), rewritten, since)
+    return _Plan(claim_pk, [r.id for r in removed], rows, change)
+
+
+def _write(plans: list[_Plan], conn: Connection) -> None:
+    removed = [{"period_pk": pk} for plan in plans for pk in plan.removed]
+    added = [row for plan in plans for row in plan.added]
+    since = [
+        {"claim_pk": plan.claim_pk, "s": plan.change.status_since}
+        for plan in plans
+        if plan.change.changed
+    ]
+    if removed:
+        # First: a new row may take a removed one's (claim_id, valid_from).
+        conn.execute(_DELETE, removed)
+    if added:
+        conn.execute(_INSERT, added)
+    if since:
+        conn.execute(_SET_SINCE, since)
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]

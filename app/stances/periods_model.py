@@ -1,0 +1,51 @@
+"""The claim_status_period table: each claim's status periods in stated time, kept on
+write (app/stances/periods.py) so that lists as of a past time are served by an index."""
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, String
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime
+from app.core.models import IdType, enum_check
+from app.stances.rules import ClaimStatus
+
+
+class ClaimStatusPeriod(SQLModel, table=True):
+    """[valid_from, valid_to) of one claim; valid_to is null for the period that holds now."""
+
+    __tablename__ = "claim_status_period"
+    __table_args__ = (
+        enum_check("status", ClaimStatus),
+        # One claim's timeline in order, and the probe "which period holds at T" of a
+        # list that walks the claims by their sort index.
+        Index(
+            "uq_claim_status_period_claim_id_valid_from",
+            "claim_id",
+            "valid_from",
+            unique=True,
+        ),
+        # The list as of T filtered by status, when few claims had that status then.
+        Index(
+            "ix_claim_status_period_status_valid_from",
+            "status",
+            "valid_from",
+            "valid_to",
+            "claim_id",
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
+    claim_id: int = Field(
+        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
+    )
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(sa_type=String(16))
+    asserting_sources: int
+    denying_sources: int
+    status_since: datetime = Field(sa_type=UTCDateTime)
+    changed_by_stance_id: int = Field(
+        sa_column=Column(IdType, ForeignKey("stance.id", ondelete="CASCADE"), nullable=False)
+    )
