@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,6 +42,7 @@ from app.fields import (
     Name,
     ShortText,
     Tag,
+    UtcDatetime,
 )
 from app.models import (
     Claim,
@@ -93,8 +93,8 @@ class SourceRecord(_Line):
     country: CountryCode | None = None
     url: HttpUrlStr | None = None
     description: LongText | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class ClaimRecord(_Line):
@@ -103,10 +103,10 @@ class ClaimRecord(_Line):
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     status: ClaimStatus | None = None
     asserting_sources: int | None = None
@@ -124,12 +124,12 @@ class StanceRecord(_Line):
     claim_id: FileRef
     source_id: FileRef
     stance: StanceKind
-    stated_at: AwareDatetime | None = None
+    stated_at: UtcDatetime | None = None
     url: HttpUrlStr | None = None
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
-    created_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     current: bool | None = None
 
@@ -144,10 +144,10 @@ class VerdictRecord(_Line):
     rating: Rating
     textual_rating: ShortText | None = None
     explanation: LongText | None = None
-    reviewed_at: AwareDatetime | None = None
+    reviewed_at: UtcDatetime | None = None
     url: HttpUrlStr | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord | VerdictRecord

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -21,7 +22,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from app.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr
+from app.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr, in_utc
 from app.models import ClaimDetail, Source, SourceKind, StancePublic
 from app.rating import (
     BEST_RATING,
@@ -167,6 +168,7 @@ def _review_date(value: Any) -> Any:
 ReviewDate = Annotated[
     AwareDatetime,
     BeforeValidator(_review_date, json_schema_input_type=str),
+    AfterValidator(in_utc),
     # What _review_date takes, said in the document: a date, or a date-time with an offset.
     WithJsonSchema(
         {

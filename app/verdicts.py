@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy import CheckConstraint, Column, ColumnElement, ForeignKey, Index, String, Text
 from sqlmodel import Field, Session, SQLModel, col, exists, select
 
 from app.db import UTCDateTime, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.events import EventType, claim_snapshot, emit
-from app.fields import HttpUrlStr, LongText, ShortText, SourceRef
+from app.fields import HttpUrlStr, LongText, ShortText, SourceRef, UtcDatetime
 from app.models import Claim, IdType, RequestModel, Source, SourceSummary, VerdictPublic
 from app.rating import Rating
 from app.services import parse_id
@@ -73,7 +73,7 @@ class VerdictPut(RequestModel):
     )
     explanation: LongText | None = Field(default=None, description="Why, in a few sentences.")
     source_id: SourceRef = Field(description="The source (fact-checking organisation) that ruled.")
-    reviewed_at: AwareDatetime | None = Field(
+    reviewed_at: UtcDatetime | None = Field(
         default=None,
         description="When the verdict was published; defaults to the time of the request "
         "that changes it (a PUT that changes nothing keeps the previous one).",
