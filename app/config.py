@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     db_ping_timeout_seconds: float = 1.0
     # Seconds a request waits for a free pooled connection before its 503.
     db_pool_timeout_seconds: float = 5.0
+    # How long a request with an Idempotency-Key owns it; after a crash, a retry waits this
+    # long for the key (409 with Retry-After), then runs the request. Safe however short:
+    # a write whose lease was taken over is rolled back (app/idempotency/in_transaction.py).
+    idempotency_lease_seconds: float = 60.0
     # Memory for answers to open reads, served while the data is unchanged
     # (app/response_cache.py); 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024

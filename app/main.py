@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -102,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the cache of open reads, so that everything above applies to its answers too.
     if settings.response_cache_bytes > 0 and version is not None:
         app.add_middleware(ResponseCache, version=version, max_bytes=settings.response_cache_bytes)
-    app.add_middleware(IdempotencyKeys, engine=engine)
+    app.add_middleware(
+        IdempotencyKeys, engine=engine, lease=timedelta(seconds=settings.idempotency_lease_seconds)
+    )
     app.add_middleware(MediaTypeCheck)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:

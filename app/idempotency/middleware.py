@@ -10,6 +10,7 @@ A 5xx answer or an exception releases the key: nothing was changed, so a retry r
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import FieldError, problem_response
 from app.idempotency import store
+from app.idempotency.in_transaction import hand_to_route
 
 log = logging.getLogger("claims_api.idempotency")
 
@@ -55,9 +57,10 @@ def _bearer(headers: Headers) -> str | None:
 
 
 class IdempotencyKeys:
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, lease: timedelta = store.LEASE) -> None:
         self.app = app
         self.engine = engine
+        self.lease = lease
         self._next_purge = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +117,7 @@ class IdempotencyKeys:
                 engine=self.engine,
                 api_key_id=owner,
                 key=key,
+                lease=self.lease,
                 fingerprint=store.fingerprint(
                     method=scope["method"],
                     path=scope["path"],
@@ -123,6 +127,7 @@ class IdempotencyKeys:
             )
         )
         if isinstance(outcome, store.Proceed):
+            hand_to_route(scope, outcome)
             await self._run(scope, send, body, receive, outcome)
             return
         response: Response

@@ -2,7 +2,9 @@
 answer after, replay it to retries. Rows survive restarts and are shared by every worker.
 
 Each step is its own short transaction, apart from the request's own: a claimed key is
-visible to concurrent duplicates (409) while the request runs.
+visible to concurrent duplicates (409) while the request runs. A route that writes also
+records its answer inside its own transaction (app/idempotency/in_transaction.py), so that
+a crash after its commit cannot leave the write without its answer.
 """
 
 import hashlib
@@ -21,8 +23,9 @@ from app.models import ApiKey
 
 # How long a key is remembered, from its first use: the policy docs/retries.md publishes.
 KEY_TTL = timedelta(hours=24)
-# How long a request owns its key. A request that crashed its process leaves its key
-# claimed; after the lease a retry takes the key over and runs the request again.
+# How long a request owns its key by default (CLAIMS_IDEMPOTENCY_LEASE_SECONDS). A request
+# that crashed its process leaves its key claimed; after the lease a retry takes the key
+# over and runs the request again.
 LEASE = timedelta(seconds=60)
 PURGE_BATCH = 500
 # Answer headers worth replaying; the others (request id, rate limit) belong to each answer.
@@ -74,7 +77,13 @@ def key_owner(*, engine: Engine, key: str) -> int | None:
 
 
 def claim(
-    *, engine: Engine, api_key_id: int, key: str, fingerprint: str, now: datetime | None = None
+    *,
+    engine: Engine,
+    api_key_id: int,
+    key: str,
+    fingerprint: str,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> Outcome:
     """Take the key for a request, or say why not (replay, in flight, mismatch)."""
     now = now or utcnow()
@@ -100,23 +109,25 @@ def claim(
                 if record.locked_until is not None and record.locked_until > now:
                     return InFlight()
                 # The lease ran out: the request died with its process. Run it again.
-                return _take(session, record, now, first_use=record.created_at)
+                return _take(session, record, now + lease, first_use=record.created_at)
             else:
                 # Expired: the key starts a new life, whatever it was used for before.
                 record.fingerprint = fingerprint
                 record.status_code = record.response_headers = record.response_body = None
             try:
-                return _take(session, record, now, first_use=now)
+                return _take(session, record, now + lease, first_use=now)
             except IntegrityError:
                 # A concurrent first use inserted the key meanwhile: look again.
                 session.rollback()
     return InFlight()
 
 
-def _take(session: Session, record: IdempotencyKey, now: datetime, first_use: datetime) -> Proceed:
+def _take(
+    session: Session, record: IdempotencyKey, locked_until: datetime, first_use: datetime
+) -> Proceed:
     record.created_at = first_use
     record.lease_token = secrets.token_hex(16)
-    record.locked_until = now + LEASE
+    record.locked_until = locked_until
     session.add(record)
     session.commit()
     return Proceed(record.id, record.lease_token)  # type: ignore[arg-type]
@@ -130,7 +141,7 @@ def complete(
     with Session(write_engine(engine)) as session:
         result = session.exec(
             update(IdempotencyKey)
-            .where(_held(claimed))
+            .where(held(claimed))
             .values(
                 status_code=status_code,
                 response_headers=kept,
@@ -144,9 +155,12 @@ def complete(
 
 
 def release(*, engine: Engine, claimed: Proceed) -> None:
-    """Forget the key after a failure (5xx, crash), so that a retry runs the request again."""
+    """Forget the key after a failure (5xx, crash), so that a retry runs the request again;
+    but never the answer of a write that committed (recorded in its own transaction)."""
     with Session(write_engine(engine)) as session:
-        session.exec(delete(IdempotencyKey).where(_held(claimed)))
+        session.exec(
+            delete(IdempotencyKey).where(held(claimed), col(IdempotencyKey.status_code).is_(None))
+        )
         session.commit()
 
 
@@ -165,7 +179,7 @@ def purge_expired(*, engine: Engine, now: datetime | None = None) -> int:
     return result.rowcount
 
 
-def _held(claimed: Proceed) -> ColumnElement[bool]:
+def held(claimed: Proceed) -> ColumnElement[bool]:
     return (col(IdempotencyKey.id) == claimed.record_id) & (
         col(IdempotencyKey.lease_token) == claimed.lease_token
     )

@@ -13,6 +13,7 @@ from app.db import write_engine
 from app.deps import ReadSession, WriteSession
 from app.errors import problem_responses
 from app.fields import Rfc3339, StorableStr
+from app.idempotency.in_transaction import answer_in_transaction
 from app.models import (
     ClaimCreate,
     ClaimDetail,
@@ -150,12 +151,22 @@ _CLAIM_PAGE = TypeAdapter(ClaimPage)
     responses=problem_responses(401, 403, 413, 422),
 )
 def create_claim(
-    data: ClaimCreate, response: Response, session: WriteSession, _key: WriteKey
-) -> ClaimDetail:
+    data: ClaimCreate, request: Request, session: WriteSession, _key: WriteKey
+) -> Response:
     """Create a claim. It starts `unsourced`; record stances to give it a status."""
-    claim = service.create_claim(session=session, data=data)
-    response.headers["Location"] = f"/claims/{claim.id}"
-    return service.claim_detail(session=session, claim=claim)
+    claim = service.add_claim(session=session, data=data)
+    detail = service.claim_detail(session=session, claim=claim)
+    # Rendered before the commit, so that a retry of its Idempotency-Key finds it recorded
+    # in the same transaction as the claim.
+    response = Response(
+        detail.model_dump_json(by_alias=True),
+        status_code=status.HTTP_201_CREATED,
+        media_type=JSON,
+        headers={"Location": f"/claims/{claim.id}"},
+    )
+    answer_in_transaction(session, request, response)
+    session.commit()
+    return response
 
 
 @router.get(
@@ -267,13 +278,14 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
     # write path.
     with write_engine(request.app.state.engine).connect() as conn:
         recorded = stance_service.record_stance_on(conn, claim_id=claim_id, data=data)
+        # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
+        # event got the same), and recorded with the stance for a retry of its key.
+        response = Response(recorded.body, status_code=status.HTTP_201_CREATED, media_type=JSON)
+        response.headers["Location"] = (
+            f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
+        )
+        answer_in_transaction(conn, request, response)
         conn.commit()
-    # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
-    # event got the same).
-    response = Response(recorded.body, status_code=status.HTTP_201_CREATED, media_type=JSON)
-    response.headers["Location"] = (
-        f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
-    )
     return response
 
 
