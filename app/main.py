@@ -20,6 +20,7 @@ from app.logs import configure_logging
 from app.middleware import RequestContext
 from app.migrate import migration_head
 from app.openapi import install_openapi
+from app.presented_key import IdentifyKey, RefuseUnknownKey
 from app.ratelimit import RateLimit
 from app.response_cache import ResponseCache, data_version_of
 from app.routes import bulk, changes, claims, health, sources, verdicts
@@ -108,8 +109,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(MediaTypeCheck)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # A presented key is looked up before the rate limiter (which buckets live keys only),
+    # and refused after it, so that made-up keys are limited by client address.
+    app.add_middleware(RefuseUnknownKey)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(IdentifyKey, engine=engine)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
