@@ -45,12 +45,17 @@ def serve(
     # Set before the settings are first read, so that uvicorn's worker processes see it too.
     os.environ.setdefault("CLAIMS_WEBHOOK_SENDER", "true")
     _migrate()
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        # h11 with the bounds httptools lacks: header size, header time, connections.
+        http="app.server_protocol:BoundedH11Protocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_seconds,
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=30,

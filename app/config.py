@@ -15,6 +15,13 @@ class Settings(BaseSettings):
     # Seconds a SQLite writer waits for the lock before it gives up.
     sqlite_busy_timeout: float = 30.0
     db_pool_size: int = 10
+    # Bounds of `claims-api serve` on each connection (app/server_protocol.py): the size of
+    # a request's head (431 past it), the time to send it from the connection's opening or
+    # the previous answer, the idle time between requests, and connections per process.
+    max_header_bytes: int = 32 * 1024
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 200
     # Requests per minute per API key (or per client address without one); 0 turns it off.
     rate_limit_per_minute: int = 1200
     # Browser origins allowed to call the API (CORS); empty means none.

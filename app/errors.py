@@ -25,6 +25,7 @@ PROBLEM_TYPES = {
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "header-too-large": "The request's headers are larger than CLAIMS_MAX_HEADER_BYTES.",
     "unsupported-media-type": "The body's Content-Type is not one this operation takes "
     "(application/json, unless its documentation says otherwise).",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
