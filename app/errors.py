@@ -156,7 +156,12 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     return errors
 
 
-_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    400: "bad-request",
+    413: "payload-too-large",
+}
 
 
 def _allowed_methods(request: Request, fallback: str | None) -> str | None:
