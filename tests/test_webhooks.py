@@ -1107,3 +1107,30 @@ def test_migration_round_trips_and_matches_the_models(app: FastAPI) -> None:
         return names
 
     assert [change for change in diff if tables(change) & WEBHOOK_TABLES] == []
+
+
+def test_a_replay_leaves_the_secret_out_and_the_stored_answer_never_holds_it(
+    app: FastAPI, client: TestClient, admin: dict[str, str], receiver: Receiver
+) -> None:
+    """Issue 13, hole 7: replaying POST /webhooks or /rotate-secret with the same
+    Idempotency-Key showed the secret again for 24 h, and stored it a second time."""
+    body = {"url": receiver.url, "events": ALL_EVENTS}
+    keyed = {**admin, "Idempotency-Key": "hook-1"}
+    created = client.post("/webhooks", headers=keyed, json=body)
+    assert created.status_code == 201, created.text
+    rotate = f"/webhooks/{created.json()['id']}/rotate-secret"
+    rotated = client.post(rotate, headers={**admin, "Idempotency-Key": "rotate-1"})
+    assert rotated.status_code == 200, rotated.text
+    secrets = {created.json()["secret"], rotated.json()["secret"]}
+    for first, path, key in ((created, "/webhooks", "hook-1"), (rotated, rotate, "rotate-1")):
+        sent = body if path == "/webhooks" else None
+        again = client.post(path, headers={**admin, "Idempotency-Key": key}, json=sent)
+        assert (again.status_code, again.headers["idempotent-replayed"]) == (
+            first.status_code,
+            "true",
+        )
+        assert again.json() == {k: v for k, v in first.json().items() if k != "secret"}
+    with app.state.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT response_body FROM idempotency_key")).scalars()
+        bodies = b"".join(bytes(b) for b in stored)
+    assert [secret for secret in secrets if secret.encode() in bodies] == []

@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from app.errors import Conflict
 from app.idempotency.models import IdempotencyKey
-from app.idempotency.store import REPLAYED_HEADERS, Proceed, held
+from app.idempotency.store import REPLAYED_HEADERS, Proceed, held, storable_body
 
 _STATE_KEY = "idempotency_claim"
 
@@ -49,14 +49,15 @@ def record_answer(
     claimed: Proceed | None = request.scope.get("state", {}).get(_STATE_KEY)
     if claimed is None:
         return
-    kept = {name.lower(): value for name, value in headers.items()}
+    lowered = {name.lower(): value for name, value in headers.items()}
+    kept = {n: v for n, v in lowered.items() if n in REPLAYED_HEADERS}
     recorded: CursorResult[Any] = conn.execute(  # type: ignore[assignment]
         update(IdempotencyKey)
         .where(held(claimed))
         .values(
             status_code=status_code,
-            response_headers={n: v for n, v in kept.items() if n in REPLAYED_HEADERS},
-            response_body=body,
+            response_headers=kept,
+            response_body=storable_body(body, kept),
         )
     )
     if recorded.rowcount != 1:

@@ -8,6 +8,7 @@ a crash after its commit cannot leave the write without its answer.
 """
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,26 @@ LEASE = timedelta(seconds=60)
 PURGE_BATCH = 500
 # Answer headers worth replaying; the others (request id, rate limit) belong to each answer.
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+# Fields of a JSON answer never stored for a replay: a webhook's signing secret is shown
+# once, and kept only where it is needed (the webhook row), not in a second table for 24 h.
+SECRET_FIELDS = ("secret",)
+
+
+def storable_body(body: bytes, headers: dict[str, str]) -> bytes:
+    """The answer's body as a replay may show it: without its secret fields."""
+    if not headers.get("content-type", "").startswith("application/json"):
+        return body
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(answer, dict) or not any(name in answer for name in SECRET_FIELDS):
+        return body
+    return json.dumps(
+        {k: v for k, v in answer.items() if k not in SECRET_FIELDS},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -145,7 +166,7 @@ def complete(
             .values(
                 status_code=status_code,
                 response_headers=kept,
-                response_body=body,
+                response_body=storable_body(body, kept),
                 lease_token=None,
                 locked_until=None,
             )
