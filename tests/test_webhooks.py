@@ -354,6 +354,7 @@ def guarded_client(database_url: str) -> Iterator[tuple[TestClient, dict[str, st
         "https://[fe80::1]/hooks",
         "https://[fd00::1]/hooks",
         "https://localhost/hooks",
+        "https://192.0.0.8/",
     ],
 )
 def test_private_addresses_are_refused(
@@ -470,6 +471,13 @@ def test_a_host_that_turns_private_after_subscribing_is_not_called(
         ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
         ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
         ("fc00::1", False),
+        # Issue 13, hole 8: IANA special-purpose blocks that Python 3.11's is_global passes.
+        ("192.0.0.8", False),
+        ("192.0.0.9", False),
+        ("192.88.99.1", False),
+        ("3fff::1", False),
+        ("5f00::1", False),
+        ("64:ff9b:1::1", False),
     ],
 )
 def test_public_address_rule(address: str, public: bool) -> None:
