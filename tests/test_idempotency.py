@@ -292,6 +292,18 @@ def test_without_a_valid_api_key_nothing_is_recorded(client: TestClient, app: Fa
     assert _count(app.state.engine, "idempotency_key") == 0
 
 
+def test_a_read_only_keys_403_is_not_recorded(
+    client: TestClient, app: FastAPI, read_auth: dict[str, str]
+) -> None:
+    """Issue 13, hole 8: the refusal of a key is no answer to the request to keep."""
+    refused = client.post("/claims", headers=_with_key(read_auth, "read-only"), json=CLAIM)
+    assert refused.status_code == 403
+    assert _count(app.state.engine, "idempotency_key") == 0
+    again = client.post("/claims", headers=_with_key(read_auth, "read-only"), json=CLAIM)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (403, None)
+    assert _count(app.state.engine, "idempotency_key") == 0
+
+
 def test_other_methods_ignore_the_header(
     client: TestClient, auth: dict[str, str], app: FastAPI
 ) -> None:

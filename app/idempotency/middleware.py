@@ -4,7 +4,8 @@ POST operation there is and will be.
 A POST that carries the header and a live API key is fingerprinted and its key claimed
 before the route runs; the answer is recorded before it is sent, so a retry that follows
 a lost answer gets the recorded one (`Idempotent-Replayed: true`) and changes nothing.
-A 5xx answer or an exception releases the key: nothing was changed, so a retry runs again.
+A 5xx answer, a 401 or 403, or an exception releases the key: nothing was changed, so a
+retry runs again.
 """
 
 import asyncio
@@ -30,6 +31,7 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 PURGE_EVERY_SECONDS = 60.0
+NOT_RECORDED = {401, 403}
 
 
 class InvalidKey(ValueError):
@@ -189,7 +191,9 @@ class IdempotencyKeys:
             raise
         start = next(m for m in messages if m["type"] == "http.response.start")
         status = start["status"]
-        if status >= 500:
+        # A refusal of the key (a read-only key's 403) did nothing and says nothing about
+        # the request: not an answer to keep for 24 h; like a 5xx, a retry runs again.
+        if status >= 500 or status in NOT_RECORDED:
             await asyncio.to_thread(self._release_quietly, claimed)
         else:
             answer = b"".join(
