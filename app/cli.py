@@ -56,7 +56,10 @@ def serve(
         http="app.server_protocol:BoundedH11Protocol",
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=settings.keep_alive_seconds,
-        proxy_headers=True,
+        # The client address (rate limits, logs) comes from X-Forwarded-For only when the
+        # peer is a proxy the operator named: any other peer could claim to be anyone.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         server_header=False,
         timeout_graceful_shutdown=30,
     )

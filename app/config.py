@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     max_connections: int = 200
     # Requests per minute per API key (or per client address without one); 0 turns it off.
     rate_limit_per_minute: int = 1200
+    # Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `serve`
+    # believes (a JSON list, "*" for any); empty: none, the peer's address is the client's.
+    trusted_proxies: list[str] = []
     # Browser origins allowed to call the API (CORS); empty means none.
     cors_origins: list[str] = []
     # No statement may run longer than this: PostgreSQL's statement_timeout, a progress
