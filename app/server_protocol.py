@@ -29,6 +29,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from app.config import get_settings
 from app.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
+# How long a connection refused for its head stays open to drain, after its answer.
+LINGER_SECONDS = 1.0
+
 
 def _problem(status: int, reason: str, slug: str, detail: str, retry_after: int | None) -> bytes:
     """A whole HTTP/1.1 answer, written to the socket as bytes: no request was parsed, so
@@ -54,6 +57,7 @@ class BoundedH11Protocol(H11Protocol):
         self._header_timeout = settings.header_timeout_seconds
         self._max_connections = settings.max_connections
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -69,6 +73,8 @@ class BoundedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the rest of a refused head: read and dropped until the close
         if self._head_too_large(data):
             self._refuse_large_head()
             return
@@ -98,7 +104,13 @@ class BoundedH11Protocol(H11Protocol):
         self.transport.write(
             _problem(431, "Request Header Fields Too Large", "header-too-large", detail, None)
         )
-        self.transport.close()
+        # Closing now, with the client's bytes still arriving, would reset the connection,
+        # and a reset can destroy the answer before the client reads it: end our side,
+        # drop what still comes for a moment, then close.
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _await_head(self) -> None:
         self._stop_waiting()

@@ -48,7 +48,12 @@ def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of the one answer on the socket, read until it closes."""
     data = b""
     for _ in range(1000):
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            if not data:
+                raise
+            break  # the answer is in; the close that followed was abrupt
         if not chunk:
             break
         data += chunk
