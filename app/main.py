@@ -4,6 +4,7 @@ import asyncio
 import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +21,7 @@ from app.http.docs import install_docs
 from app.http.idempotency.middleware import IdempotencyKeys
 from app.http.limits import BodySizeLimit, MediaTypeCheck
 from app.http.openapi import install_openapi
+from app.http.presented_key import IdentifyKey, RefuseUnknownKey
 from app.http.ratelimit import RateLimit
 from app.http.response_cache import DataVersion, ResponseCache, data_version_of
 from app.ops import health
@@ -149,11 +151,17 @@ def _add_middleware(
     # the cache of open reads, so that everything above applies to its answers too.
     if settings.response_cache_bytes > 0 and version is not None:
         app.add_middleware(ResponseCache, version=version, max_bytes=settings.response_cache_bytes)
-    app.add_middleware(IdempotencyKeys, engine=engine)
+    app.add_middleware(
+        IdempotencyKeys, engine=engine, lease=timedelta(seconds=settings.idempotency_lease_seconds)
+    )
     app.add_middleware(MediaTypeCheck)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # A presented key is looked up before the rate limiter (which buckets live keys only),
+    # and refused after it, so that made-up keys are limited by client address.
+    app.add_middleware(RefuseUnknownKey)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(IdentifyKey, engine=engine)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

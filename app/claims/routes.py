@@ -24,6 +24,7 @@ from app.http.conditional import (
     tagged,
     write_responses,
 )
+from app.http.idempotency.in_transaction import answer_in_transaction
 from app.sources.models import SourceKind
 from app.stances.rules import ClaimStatus, StanceKind
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
@@ -141,12 +142,22 @@ _CLAIM_PAGE = TypeAdapter(ClaimPage)
     responses=problem_responses(401, 403, 413, 422),
 )
 def create_claim(
-    data: ClaimCreate, response: Response, session: WriteSession, _key: WriteKey
-) -> ClaimDetail:
+    data: ClaimCreate, request: Request, session: WriteSession, _key: WriteKey
+) -> Response:
     """Create a claim. It starts `unsourced`; record stances to give it a status."""
-    claim = service.create_claim(session=session, data=data)
-    response.headers["Location"] = f"/claims/{claim.id}"
-    return claim_detail(session=session, claim=claim)
+    claim = service.add_claim(session=session, data=data)
+    detail = claim_detail(session=session, claim=claim)
+    # Rendered before the commit, so that a retry of its Idempotency-Key finds it recorded
+    # in the same transaction as the claim.
+    response = Response(
+        detail.model_dump_json(by_alias=True),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Location": f"/claims/{claim.id}"},
+    )
+    answer_in_transaction(session, request, response)
+    session.commit()
+    return response
 
 
 @router.get(

@@ -33,6 +33,13 @@ def get_claim(*, session: Session, claim_id: str, for_update: bool = False) -> C
 
 
 def create_claim(*, session: Session, data: ClaimCreate) -> Claim:
+    claim = add_claim(session=session, data=data)
+    session.commit()
+    return claim
+
+
+def add_claim(*, session: Session, data: ClaimCreate) -> Claim:
+    """create_claim without the commit, for a caller that adds to the transaction."""
     now = utcnow()
     claim = Claim(
         **data.model_dump(), status=ClaimStatus.unsourced.value, created_at=now, updated_at=now
@@ -41,7 +48,6 @@ def create_claim(*, session: Session, data: ClaimCreate) -> Claim:
     session.flush()
     _write_tags(session, claim)
     emit(session, EventType.claim_created, {"claim": claim_snapshot(claim)})
-    session.commit()
     return claim
 
 

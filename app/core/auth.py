@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -13,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, String, bindparam, update
 from sqlmodel import Field, Session, SQLModel, col, select
+from starlette.types import Scope as StarletteScope
 
 from app.core.config import Settings
 from app.core.db import UTCDateTime, utcnow, write_engine
@@ -96,10 +98,30 @@ def list_keys(*, engine: Engine) -> list[ApiKey]:
         return list(session.exec(select(ApiKey).order_by(col(ApiKey.id))))
 
 
+PRESENTED_KEY_STATE = "presented_key"
+
+
+@dataclass(frozen=True)
+class PresentedKey:
+    """The request's Authorization header, looked up once by app.http.presented_key: `key`
+    is None unless it names a live API key."""
+
+    key: ApiKey | None
+    # Not `Bearer <something>`: another scheme, or nothing after the scheme.
+    malformed: bool = False
+
+
+def presented_key(scope: StarletteScope) -> PresentedKey | None:
+    """What app.http.presented_key found for this request; None when it sent no
+    Authorization."""
+    found: PresentedKey | None = scope.get("state", {}).get(PRESENTED_KEY_STATE)
+    return found
+
+
 _BY_HASH = select(ApiKey).where(col(ApiKey.key_hash) == bindparam("digest"))
 
 
-def _lookup(engine: Engine, key: str) -> ApiKey | None:
+def lookup_key(engine: Engine, key: str) -> ApiKey | None:
     # Constant time where it matters: the key is never compared, only its SHA-256, found by
     # an index lookup (which leaks nothing useful: an attacker would need a preimage), and
     # the match is confirmed with hmac.compare_digest. Read on every request, never cached:
@@ -133,7 +155,13 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
     ) -> ApiKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("This operation needs an API key: Authorization: Bearer <key>.")
-        key = _lookup(request.app.state.engine, credentials.credentials)
+        # Looked up once per request, by app.http.presented_key before the rate limiter.
+        presented = presented_key(request.scope)
+        key = (
+            presented.key
+            if presented is not None
+            else lookup_key(request.app.state.engine, credentials.credentials)
+        )
         if key is None:
             raise Unauthorized("The API key is unknown or revoked.")
         if SCOPE_RANK[Scope(key.scopes)] < SCOPE_RANK[scope]:

@@ -15,8 +15,18 @@ class Settings(BaseSettings):
     # Seconds a SQLite writer waits for the lock before it gives up.
     sqlite_busy_timeout: float = 30.0
     db_pool_size: int = 10
+    # Bounds of `claims-api serve` on each connection (app/http/protocol.py): the size of
+    # a request's head (431 past it), the time to send it from the connection's opening or
+    # the previous answer, the idle time between requests, and connections per process.
+    max_header_bytes: int = 32 * 1024
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 200
     # Requests per minute per API key (or per client address without one); 0 turns it off.
     rate_limit_per_minute: int = 1200
+    # Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `serve`
+    # believes (a JSON list, "*" for any); empty: none, the peer's address is the client's.
+    trusted_proxies: list[str] = []
     # Browser origins allowed to call the API (CORS); empty means none.
     cors_origins: list[str] = []
     # No statement may run longer than this: PostgreSQL's statement_timeout, a progress
@@ -28,6 +38,10 @@ class Settings(BaseSettings):
     db_ping_timeout_seconds: float = 1.0
     # Seconds a request waits for a free pooled connection before its 503.
     db_pool_timeout_seconds: float = 5.0
+    # How long a request with an Idempotency-Key owns it; after a crash, a retry waits this
+    # long for the key (409 with Retry-After), then runs the request. Safe however short:
+    # a write whose lease was taken over is rolled back (app/http/idempotency/in_transaction.py).
+    idempotency_lease_seconds: float = 60.0
     # Memory for answers to open reads, served while the data is unchanged
     # (app/http/response_cache.py); 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024

@@ -27,6 +27,7 @@ PROBLEM_TYPES = {
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
     "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "header-too-large": "The request's headers are larger than CLAIMS_MAX_HEADER_BYTES.",
     "unsupported-media-type": "The body's Content-Type is not one this operation takes "
     "(application/json, unless its documentation says otherwise).",
     "rate-limited": "Too many requests from this key or client; wait Retry-After seconds.",
@@ -176,7 +177,12 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     return errors
 
 
-_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
+_HTTP_SLUGS = {
+    404: "not-found",
+    405: "method-not-allowed",
+    400: "bad-request",
+    413: "payload-too-large",
+}
 
 
 def _unreadable_body(exc: StarletteHTTPException) -> str | None:

@@ -183,14 +183,19 @@ SourceRef = Annotated[
 
 
 # An instant with its time zone, given as an RFC 3339 string (body fields and query alike).
-def _in_utc(value: datetime) -> datetime:
+def in_utc(value: datetime) -> datetime:
+    # 9999-12-31T23:59:59-00:01 is a valid RFC 3339 time whose UTC is in year 10000, which
+    # Python (and the columns) cannot hold: astimezone overflows. A ValueError makes it the
+    # 422 naming the field that every other bad value gets.
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        # 9999-12-31T23:59-01:00 is a valid RFC 3339 time past the end of datetime in UTC.
-        raise ValueError("the time in UTC is outside years 1 to 9999") from None
+        raise ValueError("must fall within the years 0001 to 9999 once converted to UTC") from None
 
 
+# Any offset on the way in (a naive time is refused); UTC from then on. For the bulk format,
+# which takes every spelling pydantic reads.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
 # Any offset on the way in (a naive time is refused); UTC from then on, so that every
 # answer, the one to the write included, says `Z`.
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc)]
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(in_utc)]

@@ -27,6 +27,7 @@ from app.claims.models import ClaimPublic
 from app.core.config import Settings
 from app.core.deps import ReadSession
 from app.core.errors import NotFound
+from app.core.fields import in_utc
 from app.desk import views
 from app.desk.query import Cursor, DeskQuery
 from app.desk.rendering import STATIC_DIR, render
@@ -56,7 +57,7 @@ def _form_time(value: object) -> object:
 def _in_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else in_utc(value)
 
 
 AsOf = Annotated[

@@ -1,5 +1,6 @@
 """Request body limits: size, enforced before the body is read whole, and media type."""
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -7,8 +8,17 @@ from app.core.errors import problem_response
 from app.core.paths import path_operations
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised by the receive of a body past the limit. An HTTPException, because FastAPI
+    turns any other exception met while it reads a body into a 400 (it passes these on),
+    which is what a chunked body over the limit used to get."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"The request body is larger than the limit of {max_bytes} bytes.",
+            headers={"Connection": "close"},
+        )
 
 
 class BodySizeLimit:
@@ -38,7 +48,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -1,7 +1,6 @@
 """Per-key and per-client rate limiting (token buckets in this process), with the IETF
 RateLimit / RateLimit-Policy headers on every answer and 429 + Retry-After past the limit."""
 
-import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.auth import presented_key
 from app.core.errors import problem_response
 
 WINDOW_SECONDS = 60
@@ -32,10 +32,11 @@ class RateLimit:
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     def _identity(self, scope: Scope) -> str:
-        authorization = dict(scope["headers"]).get(b"authorization", b"")
-        if authorization[:7].lower() == b"bearer " and len(authorization) > 7:
-            # Keyed by a digest, so the key itself is never held in this table.
-            return "key:" + hashlib.sha256(authorization[7:].strip()).hexdigest()[:32]
+        # A live key has its own bucket (app.presented_key looked it up); anything else,
+        # a made-up key included, shares its client address's.
+        presented = presented_key(scope)
+        if presented is not None and presented.key is not None:
+            return f"key:{presented.key.id}"
         client = scope.get("client")
         return "client:" + (client[0] if client else "unknown")
 

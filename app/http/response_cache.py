@@ -31,14 +31,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.db_bounds import postgres_connect_args
+from app.http.cache_key import cache_key
 from app.http.conditional import none_match
 
 # The open reads: every GET under these is guarded by read_guard and nothing else.
 CACHED_PREFIXES = ("/claims", "/sources", "/changes")
 # A loopback or same-zone server answers in a millisecond or two; past this, skip the cache.
 VERSION_TIMEOUT = 0.1
-# Headers an answer may depend on besides the URL (Link is absolute; Accept picks the format).
-KEY_HEADERS = ("host", "accept")
+# What an entry costs beyond its bytes: the dict slot, the tuples, the bytes objects' headers.
+ENTRY_OVERHEAD = 512
 
 
 class DataVersion(Protocol):
@@ -195,9 +196,15 @@ class CachedAnswer:
     body: bytes
     etag: str | None
 
-    @property
-    def size(self) -> int:
-        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers)
+
+def entry_size(key: tuple[bytes, ...], answer: CachedAnswer) -> int:
+    """What one entry holds: its key as well as its answer, counted against the bound."""
+    return (
+        ENTRY_OVERHEAD
+        + sum(len(part) for part in key)
+        + len(answer.body)
+        + sum(len(n) + len(v) for n, v in answer.headers)
+    )
 
 
 class ResponseCache:
@@ -226,7 +233,10 @@ class ResponseCache:
             self._answers_version = version
             self._bytes = 0
         headers = Headers(scope=scope)
-        key = self._key(scope, headers)
+        key = cache_key(scope, headers)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
         answer = self._answers.get(key)
         if answer is not None:
             self._answers.move_to_end(key)
@@ -240,16 +250,6 @@ class ResponseCache:
             and scope["method"] == "GET"
             and scope["path"].startswith(CACHED_PREFIXES)
             and not scope["app"].state.settings.require_key_for_reads
-        )
-
-    @staticmethod
-    def _key(scope: Scope, headers: Headers) -> tuple[bytes, ...]:
-        return (
-            scope["scheme"].encode(),
-            scope.get("root_path", "").encode(),
-            scope["path"].encode(),
-            scope["query_string"],
-            *(headers.get(name, "").encode("latin-1") for name in KEY_HEADERS),
         )
 
     async def _replay(self, answer: CachedAnswer, if_none_match: str | None, send: Send) -> None:
@@ -268,7 +268,7 @@ class ResponseCache:
         """Run the routes, passing the answer on as it comes, and keep a copy of a 200."""
         headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
-        size = 0
+        size = sum(len(part) for part in key)  # a long query string counts too
         keep = True
 
         async def copying_send(message: Message) -> None:
@@ -293,10 +293,10 @@ class ResponseCache:
         if version != self._answers_version:
             return
         previous = self._answers.pop(key, None)
-        self._bytes += answer.size - (previous.size if previous else 0)
+        self._bytes += entry_size(key, answer) - (entry_size(key, previous) if previous else 0)
         self._answers[key] = answer
         while self._bytes > self.max_bytes:
-            self._bytes -= self._answers.popitem(last=False)[1].size
+            self._bytes -= entry_size(*self._answers.popitem(last=False))
 
 
 def _etag(headers: list[tuple[bytes, bytes]]) -> str | None:

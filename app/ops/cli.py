@@ -57,15 +57,23 @@ def serve(
     # Set before the settings are first read, so that uvicorn's worker processes see it too.
     os.environ.setdefault("CLAIMS_WEBHOOK_SENDER", "true")
     _migrate()
+    settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        # By import path, as uvicorn's worker processes load it (app/http/protocol.py).
-        http="app.http.protocol:ProblemHttpToolsProtocol",
-        proxy_headers=True,
+        # h11 with the bounds httptools lacks (header size, header time, connections) and
+        # problem+json for what it refuses; by import path, as uvicorn's worker processes
+        # load it (app/http/protocol.py).
+        http="app.http.protocol:BoundedH11Protocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        # The client address (rate limits, logs) comes from X-Forwarded-For only when the
+        # peer is a proxy the operator named: any other peer could claim to be anyone.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         server_header=False,
         timeout_graceful_shutdown=30,
     )

@@ -13,6 +13,7 @@ from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
 from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
 from app.http.conditional import IfNoneMatch, read_responses, respond
+from app.http.idempotency.in_transaction import answer_in_transaction
 from app.sources.service import get_source
 from app.stances import service
 from app.stances.models import StanceCreate, StancePage, StancePublic, Timeline
@@ -66,15 +67,16 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
     # write path.
     with write_engine(request.app.state.engine).connect() as conn:
         recorded = record_stance(conn, claim_id=claim_id, data=data)
+        # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
+        # event got the same), and recorded with the stance for a retry of its key.
+        response = Response(
+            recorded.body, status_code=status.HTTP_201_CREATED, media_type="application/json"
+        )
+        response.headers["Location"] = (
+            f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
+        )
+        answer_in_transaction(conn, request, response)
         conn.commit()
-    # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
-    # event got the same).
-    response = Response(
-        recorded.body, status_code=status.HTTP_201_CREATED, media_type="application/json"
-    )
-    response.headers["Location"] = (
-        f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
-    )
     return response
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -22,7 +23,7 @@ from pydantic import (
 )
 
 from app.claims.models import ClaimDetail
-from app.core.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr
+from app.core.fields import ClaimText, HttpUrlStr, LanguageTag, LongText, StorableStr, in_utc
 from app.sources.models import Source, SourceKind
 from app.stances.models import StancePublic
 from app.stances.rules import StanceKind
@@ -169,6 +170,7 @@ def _review_date(value: Any) -> Any:
 ReviewDate = Annotated[
     AwareDatetime,
     BeforeValidator(_review_date, json_schema_input_type=str),
+    AfterValidator(in_utc),
     # What _review_date takes, said in the document: a date, or a date-time with an offset.
     WithJsonSchema(
         {

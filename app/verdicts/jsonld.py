@@ -23,7 +23,11 @@ JSONLD_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 def prefers_jsonld(request: Request) -> bool:
     """JSON-LD when the client names it, at least as high as plain JSON."""
-    accept = request.headers.get("accept", "")
+    return accept_prefers_jsonld(request.headers.get("accept", ""))
+
+
+def accept_prefers_jsonld(accept: str) -> bool:
+    """prefers_jsonld for an Accept value (also the response cache's key)."""
     jsonld = quality(accept, JSONLD_MEDIA_TYPE)
     return jsonld > 0 and jsonld >= quality(accept, "application/json")
 

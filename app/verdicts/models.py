@@ -4,12 +4,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict
+from pydantic import ConfigDict
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.core.fields import HttpUrlStr, LongText, PublicId, ShortText, SourceRef
+from app.core.fields import HttpUrlStr, LongText, PublicId, ShortText, SourceRef, UtcDatetime
 from app.core.models import IdType, RequestModel
 from app.sources.models import SourceSummary
 from app.verdicts.rating import Rating
@@ -66,7 +66,7 @@ class VerdictPut(RequestModel):
     )
     explanation: LongText | None = Field(default=None, description="Why, in a few sentences.")
     source_id: SourceRef = Field(description="The source (fact-checking organisation) that ruled.")
-    reviewed_at: AwareDatetime | None = Field(
+    reviewed_at: UtcDatetime | None = Field(
         default=None,
         description="When the verdict was published; defaults to the time of the request "
         "that changes it (a PUT that changes nothing keeps the previous one).",

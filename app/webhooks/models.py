@@ -199,13 +199,16 @@ class WebhookPublic(SQLModel):
 class WebhookCreated(WebhookPublic):
     secret: str = Field(
         description="The signing secret (`whsec_` + base64). Shown only in this answer: "
-        "store it now.",
+        "store it now. A replay of the request (same Idempotency-Key) leaves it out.",
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3e5eEn8n3bU="],
     )
 
 
 class WebhookSecret(SQLModel):
-    secret: str = Field(description="The new signing secret, shown only in this answer.")
+    secret: str = Field(
+        description="The new signing secret, shown only in this answer (a replay of the "
+        "request, with the same Idempotency-Key, leaves it out)."
+    )
     previous_secret_expires_at: datetime = Field(
         description="Until then deliveries carry a signature with the old secret too."
     )

@@ -18,6 +18,42 @@ from urllib.parse import urlsplit, urlunsplit
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
+# Every block of the IANA IPv4 and IPv6 Special-Purpose Address Registries that is not
+# "Globally Reachable" (plus a few whose only global use is an anycast service no webhook
+# receiver runs on). Python's is_global misses some of them in some versions: 3.11's takes
+# 192.0.0.8 (the IPv4 dummy address), 3fff::/20 and 5f00::/16 for global.
+NOT_GLOBALLY_REACHABLE = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8",  # "this network"
+        "10.0.0.0/8",  # private use
+        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local
+        "172.16.0.0/12",  # private use
+        "192.0.0.0/24",  # IETF protocol assignments, 192.0.0.8 dummy, .9/.10 anycast
+        "192.0.2.0/24",  # documentation (TEST-NET-1)
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast
+        "192.168.0.0/16",  # private use
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # documentation (TEST-NET-2)
+        "203.0.113.0/24",  # documentation (TEST-NET-3)
+        "240.0.0.0/4",  # reserved
+        "255.255.255.255/32",  # limited broadcast
+        "::/128",  # unspecified
+        "::1/128",  # loopback
+        "::ffff:0:0/96",  # IPv4-mapped (its IPv4 address is checked as well)
+        "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (benchmarking, ORCHID, AMT, ...)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation
+        "5f00::/16",  # segment routing (SRv6) SIDs
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+    )
+)
+
 
 class UrlRefused(Exception):
     """The URL may not be called; the message says why, for the API user."""
@@ -51,7 +87,13 @@ def is_public(address: IPAddress) -> bool:
     embedded = _embedded_ipv4(address)
     if embedded is not None and not is_public(embedded):
         return False
-    return address.is_global and not address.is_multicast
+    if any(
+        address in block for block in NOT_GLOBALLY_REACHABLE if block.version == address.version
+    ):
+        return False
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_private
+    )
 
 
 def check_scheme(url: str, *, allow_http: bool) -> None:

@@ -7,7 +7,7 @@ is 401 (with WWW-Authenticate) or 403 problem+json, and the database is byte-for
 it was. Routes that other branches add are covered the moment they are in the document.
 
 Keys themselves: only their SHA-256 is stored (asserted on the api_key table); the lookup is
-by that hash, and the match is confirmed with hmac.compare_digest (app/core/auth.py::_lookup), so
+by that hash, and the match is confirmed with hmac.compare_digest (app/core/auth.py::lookup_key), so
 no secret-dependent comparison is made on the key; revocation is immediate; last_used_at
 moves with use.
 """
@@ -206,3 +206,29 @@ def test_keys_are_stored_as_hashes_only(app: FastAPI, client: TestClient) -> Non
     everything = repr(rows)
     assert key not in everything
     assert key[10:] not in everything  # the secret part appears nowhere
+
+
+BAD_KEYS = ("empty bearer", "other scheme", "malformed", "unknown key", "revoked key")
+
+
+def test_a_bad_key_is_401_on_every_operation_open_or_not(
+    app: FastAPI, client: TestClient, world: dict[str, str]
+) -> None:
+    """Issue 13, hole 4: a made-up `Bearer <random>` got 200 on every open read. A key that
+    is presented is checked wherever it is sent, probes and docs included (as GitHub does)."""
+    made = keys(app)
+    cases = {case: headers for case, (headers, _) in refusals(made, "read").items()}
+    paths = [(m, p) for m, p, _ in operations(app)] + [("get", p) for p in DOCS_PATHS]
+    before = dump(app.state.engine)
+    for method, path in paths:
+        url = concrete(path, world)
+        for case in BAD_KEYS:
+            response = client.request(method, url, headers=cases[case])
+            label = (method, path, case)
+            assert response.status_code == 401, (label, response.text)
+            assert response.headers["content-type"] == "application/problem+json", label
+            assert response.headers["www-authenticate"] == 'Bearer realm="claims-api"', label
+    assert dump(app.state.engine) == before
+    # The same reads with a live key, or with none, still answer.
+    for headers in ({}, {"Authorization": f"Bearer {made['read']}"}):
+        assert client.get(concrete("/claims/{claim_id}", world), headers=headers).status_code == 200

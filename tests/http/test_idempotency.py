@@ -2,6 +2,8 @@
 requests in flight, scoping by API key, expiry and purge."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -11,11 +13,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from starlette.requests import Request
 
 from app.core.auth import Scope, create_key
-from app.core.db import utcnow
+from app.core.db import utcnow, write_engine
 from app.http.idempotency import store
+from app.http.idempotency.in_transaction import LeaseLost, hand_to_route, record_answer
 from app.http.idempotency.models import IdempotencyKey
+from app.sources.models import Source
 from tests.helpers import make_claim, make_source
 
 CLAIM = {"text": "Insurgents reached the edge of the Kazo neighbourhood of Hama."}
@@ -287,6 +292,18 @@ def test_without_a_valid_api_key_nothing_is_recorded(client: TestClient, app: Fa
     assert _count(app.state.engine, "idempotency_key") == 0
 
 
+def test_a_read_only_keys_403_is_not_recorded(
+    client: TestClient, app: FastAPI, read_auth: dict[str, str]
+) -> None:
+    """Issue 13, hole 8: the refusal of a key is no answer to the request to keep."""
+    refused = client.post("/claims", headers=_with_key(read_auth, "read-only"), json=CLAIM)
+    assert refused.status_code == 403
+    assert _count(app.state.engine, "idempotency_key") == 0
+    again = client.post("/claims", headers=_with_key(read_auth, "read-only"), json=CLAIM)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (403, None)
+    assert _count(app.state.engine, "idempotency_key") == 0
+
+
 def test_other_methods_ignore_the_header(
     client: TestClient, auth: dict[str, str], app: FastAPI
 ) -> None:
@@ -311,3 +328,99 @@ def test_every_post_operation_documents_the_header(client: TestClient) -> None:
         header = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
         assert [(p["in"], p["required"]) for p in header] == [("header", False)]
         assert {"409", "422"} <= set(operation["responses"])
+
+
+@contextmanager
+def _statements_by_connection(engine: Engine) -> Iterator[dict[int, list[str]]]:
+    """The statements and commits of each DBAPI connection inside the block, in order."""
+    ran: dict[int, list[str]] = {}
+
+    def on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        ran.setdefault(id(conn.connection.dbapi_connection), []).append(statement)
+
+    def on_commit(conn: Any) -> None:
+        ran.setdefault(id(conn.connection.dbapi_connection), []).append("COMMIT")
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", on_commit)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        sa.event.remove(engine, "commit", on_commit)
+
+
+@pytest.mark.parametrize(("path", "table"), [("stances", "stance"), ("claims", "claim")])
+def test_the_answer_commits_in_the_same_transaction_as_the_write(
+    app: FastAPI, client: TestClient, auth: dict[str, str], path: str, table: str
+) -> None:
+    """Issue 13, hole 3: recorded in a transaction after the write's, the answer was lost
+    to a crash between the two, and a retry wrote again. Now the write's own transaction
+    updates the key's row before its COMMIT."""
+    claim = make_claim(client, auth)
+    source = make_source(client, auth, "SANA", kind="state_media")
+    url, body = (
+        (f"/claims/{claim['id']}/stances", {"source_id": source["id"], "stance": "denies"})
+        if path == "stances"
+        else ("/claims", CLAIM)
+    )
+    with _statements_by_connection(app.state.engine) as ran:
+        created = client.post(url, headers=_with_key(auth, "same-transaction"), json=body)
+    assert created.status_code == 201, created.text
+    (writer,) = [s for s in ran.values() if any(q.startswith(f"INSERT INTO {table} ") for q in s)]
+    insert = next(i for i, q in enumerate(writer) if q.startswith(f"INSERT INTO {table} "))
+    commit = writer.index("COMMIT", insert)
+    assert [q.split(" SET ")[0] for q in writer[insert:commit] if "idempotency_key" in q] == [
+        "UPDATE idempotency_key"
+    ]
+    replay = client.post(url, headers=_with_key(auth, "same-transaction"), json=body)
+    assert (replay.status_code, replay.json()) == (201, created.json())
+
+
+def _claimed(app: FastAPI, key: str, lease: timedelta = store.LEASE) -> store.Proceed:
+    owner = create_key(engine=app.state.engine, scope=Scope.write)
+    api_key_id = store.key_owner(engine=app.state.engine, key=owner)
+    assert api_key_id is not None
+    outcome = store.claim(
+        engine=app.state.engine, api_key_id=api_key_id, key=key, fingerprint="f", lease=lease
+    )
+    assert isinstance(outcome, store.Proceed)
+    return outcome
+
+
+def _request_holding(claimed: store.Proceed) -> Request:
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/claims", "headers": []}
+    hand_to_route(scope, claimed)
+    return Request(scope)
+
+
+def test_a_write_whose_lease_was_taken_over_is_rolled_back(app: FastAPI) -> None:
+    stale = _claimed(app, "taken-over")
+    engine = app.state.engine
+    with engine.begin() as conn:  # a retry takes the key over: a new lease token
+        conn.execute(sa.text("UPDATE idempotency_key SET lease_token = 'retry'"))
+    with write_engine(engine).connect() as conn:
+        now = utcnow()
+        row = {"name": "lost", "name_key": "lost", "kind": "ngo", "created_at": now}
+        conn.execute(sa.insert(Source.__table__).values(**row, updated_at=now))  # type: ignore[attr-defined]
+        with pytest.raises(LeaseLost):
+            record_answer(conn, _request_holding(stale), status_code=201, headers={}, body=b"{}")
+    assert _count(engine, "source") == 0
+
+
+def test_a_failure_after_the_commit_keeps_the_recorded_answer(app: FastAPI) -> None:
+    claimed = _claimed(app, "answered")
+    engine = app.state.engine
+    with write_engine(engine).connect() as conn:
+        record_answer(
+            conn, _request_holding(claimed), status_code=201, headers={"Location": "/x"}, body=b"1"
+        )
+        conn.commit()
+    store.release(engine=engine, claimed=claimed)  # a 5xx raised after the commit
+    with Session(engine) as session:
+        (record,) = session.exec(select(IdempotencyKey))
+    assert (record.status_code, record.response_headers, record.response_body) == (
+        201,
+        {"location": "/x"},
+        b"1",
+    )

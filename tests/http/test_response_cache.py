@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.core.auth import Scope, create_key, revoke_key
 from app.core.config import Settings
+from app.http.response_cache import ResponseCache
 from app.main import create_app
 from tests.helpers import add_stance, captured_sql, make_claim, make_source
 
@@ -191,3 +192,66 @@ def test_probes_always_look(app: FastAPI, client: TestClient, path: str) -> None
     with statements(app) as seen:
         assert client.get(path).status_code == 200
     assert seen != []
+
+
+def the_cache(app: FastAPI) -> ResponseCache:
+    """The app's ResponseCache middleware (built on the first request)."""
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, ResponseCache):
+        layer = layer.app
+    return layer
+
+
+def held_bytes(cache: ResponseCache) -> int:
+    """Every byte of every entry, keys included, counted here rather than trusted."""
+    return sum(
+        sum(len(part) for part in key)
+        + len(answer.body)
+        + sum(len(n) + len(v) for n, v in answer.headers)
+        for key, answer in cache._answers.items()
+    )
+
+
+def test_distinct_huge_accept_headers_hold_no_memory(
+    database_url: str, client: TestClient, auth: dict[str, str]
+) -> None:
+    """Issue 13, hole 1: 400 GETs each with its own 1 MB Accept took RSS up by 340 MiB. Each
+    kept an entry whose key the byte bound did not count. Now an Accept too long to be one
+    of the formats served is not cached, and every entry counts its key."""
+    make_claim(client, auth, "Insurgents entered Hama.")
+    budget = 256 * 1024
+    app = create_app(Settings(database_url=database_url, response_cache_bytes=budget))
+    with TestClient(app) as hostile:
+        for number in range(40):
+            accept = f"application/json, x/{number}-" + "a" * 100_000
+            assert hostile.get("/claims", headers={"Accept": accept}).status_code == 200
+        cache = the_cache(app)
+        assert (len(cache._answers), held_bytes(cache)) == (0, 0)
+        for number in range(200):
+            assert hostile.get(f"/claims?unused={'b' * 2000}{number}").status_code == 200
+        assert held_bytes(cache) <= cache._bytes <= budget
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("accepts", "cached"),
+    [
+        (["", "application/json", "*/*", "application/json;q=0.9, */*;q=0.1"], True),
+        (["text/csv", "text/csv;q=1", "text/csv, application/json"], True),
+        (["image/png"], False),
+    ],
+)
+def test_accept_values_that_pick_the_same_format_share_one_entry(
+    app: FastAPI, client: TestClient, auth: dict[str, str], accepts: list[str], cached: bool
+) -> None:
+    make_claim(client, auth, "Insurgents entered Hama.")
+    first = client.get("/claims", headers={"Accept": accepts[0]})
+    for accept in accepts:
+        if cached:
+            again = from_cache(app, lambda: client.get("/claims", headers={"Accept": accept}))  # noqa: B023
+            assert again.content == first.content
+        else:
+            with statements(app) as seen:
+                assert client.get("/claims", headers={"Accept": accept}).content == first.content
+            assert seen != []
+    assert len(the_cache(app)._answers) == (1 if cached else 0)

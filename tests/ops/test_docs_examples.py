@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED_URL = "http://127.0.0.1:8000"
 # Blocks not run: the quickstart (this fixture is what `make run` starts), PostgreSQL's
 # createdb of a database named claims, the SDK generator's pip install (that example is
-# tests/test_sdk.py's), and the contributor's `alembic revision`, which writes a file
+# tests/http/test_sdk.py's), and the contributor's `alembic revision`, which writes a file
 # into migrations/.
 NOT_RUN = (
     "make run",

@@ -342,6 +342,20 @@ def test_each_key_and_each_client_has_its_own_bucket(database_url: str, clock: l
         assert client.post("/claims", headers=first, json={"text": "x"}).status_code == 429
 
 
+def test_made_up_keys_share_their_client_address_bucket(
+    database_url: str, clock: list[float]
+) -> None:
+    """Issue 13, hole 4: each made-up key used to get a bucket of its own, which escaped the
+    limit. Requests whose key is not valid are limited by client address."""
+    with running(Settings(database_url=database_url, rate_limit_per_minute=5)) as (_, client):
+        statuses = [
+            client.get("/claims", headers={"Authorization": f"Bearer ck_made_up_{n}"}).status_code
+            for n in range(6)
+        ]
+        assert statuses == [401, 401, 401, 401, 401, 429]
+        assert client.get("/claims").status_code == 429
+
+
 def test_health_probes_are_exempt_from_the_rate_limit(
     database_url: str, clock: list[float]
 ) -> None:

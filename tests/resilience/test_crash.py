@@ -69,6 +69,8 @@ class Ledger:
     unanswered: set[str] = field(default_factory=set)  # quotes / texts with no answer
     refused: int = 0
     failures: list[str] = field(default_factory=list)  # non-2xx answers
+    # With Idempotency-Keys: what was sent without an answer, by key, to retry.
+    in_flight: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _writer(
@@ -82,6 +84,7 @@ def _writer(
     stop: threading.Event,
     max_requests: int,
     deadline: float,
+    idempotent: bool = False,
 ) -> None:
     rng = random.Random(number)
     with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as client:
@@ -99,8 +102,9 @@ def _writer(
                     "stance": rng.choice(["asserts", "denies"]),
                     "quote": tag,
                 }
+            headers = {**auth, "Idempotency-Key": f"key-{tag}"} if idempotent else auth
             try:
-                response = client.post(path, headers=auth, json=body)
+                response = client.post(path, headers=headers, json=body)
             except httpx.ConnectError:
                 with lock:  # refused: the server is down and this write never left
                     ledger.refused += 1
@@ -108,6 +112,7 @@ def _writer(
             except httpx.TransportError:
                 with lock:  # sent, but no answer: it may or may not have landed
                     ledger.unanswered.add(tag if path != "/claims" else body["text"])
+                    ledger.in_flight[f"key-{tag}"] = (path, body)
                 return
             with lock:
                 if response.status_code != 201:
@@ -209,6 +214,116 @@ def test_sigkill_mid_stream_loses_no_acknowledged_write(
         f"{len(ledger.acked_claims)} claims acknowledged, all found; "
         f"{len(ledger.unanswered)} unanswered at the kill, {len(extra) + len(extra_claims)} "
         f"of them landed; {ledger.refused} refused"
+    )
+
+
+# --- SIGKILL, then retry every Idempotency-Key that was in flight ---------------------------
+
+KILLS_PER_ENGINE = 10
+# Short, so that a retry of a key whose request died waits seconds, not the default minute.
+LEASE_SECONDS = 2.0
+
+
+def _retry_until_answered(
+    client: httpx.Client, auth: dict[str, str], key: str, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    """POST again with the same key; a 409 means the dead request's lease is still running."""
+    deadline = time.monotonic() + LEASE_SECONDS + 15
+    while True:
+        response = client.post(path, headers={**auth, "Idempotency-Key": key}, json=body)
+        if response.status_code != 409 or time.monotonic() > deadline:
+            return response
+        time.sleep(float(response.headers.get("retry-after", "1")))
+
+
+def _kill_mid_stream(
+    server: Any, auth: dict[str, str], round_: int, claims: list[str], sources: list[str]
+) -> Ledger:
+    """Three keyed writers, killed once 30 of their writes were acknowledged."""
+    ledger, lock, stop = Ledger(), threading.Lock(), threading.Event()
+    deadline = time.monotonic() + 20
+    threads = [
+        threading.Thread(
+            target=_writer,
+            args=(server.base_url, auth, 10 * round_ + n, claims, sources, ledger, lock, stop),
+            kwargs={"max_requests": 2000, "deadline": deadline, "idempotent": True},
+        )
+        for n in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    kill_deadline = time.monotonic() + 10
+    while time.monotonic() < kill_deadline:
+        with lock:
+            if len(ledger.acked_stances) + len(ledger.acked_claims) >= 30:
+                break
+        time.sleep(0.005)
+    server.kill()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT + 5)
+    stop.set()
+    assert not any(t.is_alive() for t in threads)
+    assert not ledger.failures, ledger.failures[:5]
+    assert ledger.refused + len(ledger.in_flight) == len(threads)
+    return ledger
+
+
+def test_retrying_every_in_flight_idempotency_key_after_sigkill_duplicates_nothing(
+    database_url: str, start_server: Any
+) -> None:
+    """Issue 13, hole 3: the answer of a keyed write used to be recorded in a transaction of
+    its own after the write's, so a kill between the two left a committed stance without its
+    answer, and the retry after the lease wrote a second one. Over KILLS_PER_ENGINE kills,
+    every key in flight at a kill is retried after the restart: each write is there once,
+    and the retry's answer names it."""
+    extra = {"CLAIMS_IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS)}
+    server = start_server(database_url, **extra)
+    auth = write_key(database_url)
+    with server.client() as client:
+        sources = [
+            post(client, "/sources", auth, {"name": f"S{i}", "kind": "monitor"})["id"]
+            for i in range(3)
+        ]
+        seeded = [post(client, "/claims", auth, {"text": f"Seed claim {i}"}) for i in range(3)]
+    claims = [c["id"] for c in seeded]
+    stances: dict[str, dict[str, Any]] = {}  # every answered stance, by quote
+    new_claims: dict[str, dict[str, Any]] = {}  # every answered claim, by text
+    in_flight = replayed = 0
+    for round_ in range(KILLS_PER_ENGINE):
+        ledger = _kill_mid_stream(server, auth, round_, claims, sources)
+        stances.update(ledger.acked_stances)
+        new_claims.update(ledger.acked_claims)
+        server = start_server(database_url, **extra)
+        with server.client() as client:
+            for key, (path, body) in ledger.in_flight.items():
+                response = _retry_until_answered(client, auth, key, path, body)
+                assert response.status_code == 201, response.text
+                in_flight += 1
+                replayed += response.headers.get("idempotent-replayed") == "true"
+                if path == "/claims":
+                    new_claims[body["text"]] = response.json()
+                else:
+                    stances[body["quote"]] = response.json()
+
+    with server.client() as client:
+        present: dict[str, dict[str, Any]] = {}
+        for claim_id in claims:
+            for stance in walk(client, f"/claims/{claim_id}/stances"):
+                assert stance["quote"] not in present, f"duplicated stance {stance}"
+                present[stance["quote"]] = stance
+        assert {q: s["id"] for q, s in present.items()} == {q: s["id"] for q, s in stances.items()}
+        listed = walk(client, "/claims")
+        texts = [c["text"] for c in listed]
+        assert len(texts) == len(set(texts)), "a claim was written twice"
+        assert {c["text"]: c["id"] for c in listed} == {
+            **{c["text"]: c["id"] for c in seeded},
+            **{text: c["id"] for text, c in new_claims.items()},
+        }
+    assert_consistent(database_url)
+    print(
+        f"\n{KILLS_PER_ENGINE} SIGKILLs: {len(stances)} stances and {len(new_claims)} claims, "
+        f"each once; {in_flight} keys in flight at the kills, retried: {replayed} had landed "
+        f"(replayed), {in_flight - replayed} ran again"
     )
 
 

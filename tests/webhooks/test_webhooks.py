@@ -356,6 +356,7 @@ def guarded_client(database_url: str) -> Iterator[tuple[TestClient, dict[str, st
         "https://[fe80::1]/hooks",
         "https://[fd00::1]/hooks",
         "https://localhost/hooks",
+        "https://192.0.0.8/",
     ],
 )
 def test_private_addresses_are_refused(
@@ -472,6 +473,13 @@ def test_a_host_that_turns_private_after_subscribing_is_not_called(
         ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
         ("2002:a00:1::", False),  # 6to4 of 10.0.0.1
         ("fc00::1", False),
+        # Issue 13, hole 8: IANA special-purpose blocks that Python 3.11's is_global passes.
+        ("192.0.0.8", False),
+        ("192.0.0.9", False),
+        ("192.88.99.1", False),
+        ("3fff::1", False),
+        ("5f00::1", False),
+        ("64:ff9b:1::1", False),
     ],
 )
 def test_public_address_rule(address: str, public: bool) -> None:
@@ -1141,3 +1149,30 @@ def test_migration_round_trips_and_matches_the_models(app: FastAPI) -> None:
         return names
 
     assert [change for change in diff if tables(change) & WEBHOOK_TABLES] == []
+
+
+def test_a_replay_leaves_the_secret_out_and_the_stored_answer_never_holds_it(
+    app: FastAPI, client: TestClient, admin: dict[str, str], receiver: Receiver
+) -> None:
+    """Issue 13, hole 7: replaying POST /webhooks or /rotate-secret with the same
+    Idempotency-Key showed the secret again for 24 h, and stored it a second time."""
+    body = {"url": receiver.url, "events": ALL_EVENTS}
+    keyed = {**admin, "Idempotency-Key": "hook-1"}
+    created = client.post("/webhooks", headers=keyed, json=body)
+    assert created.status_code == 201, created.text
+    rotate = f"/webhooks/{created.json()['id']}/rotate-secret"
+    rotated = client.post(rotate, headers={**admin, "Idempotency-Key": "rotate-1"})
+    assert rotated.status_code == 200, rotated.text
+    secrets = {created.json()["secret"], rotated.json()["secret"]}
+    for first, path, key in ((created, "/webhooks", "hook-1"), (rotated, rotate, "rotate-1")):
+        sent = body if path == "/webhooks" else None
+        again = client.post(path, headers={**admin, "Idempotency-Key": key}, json=sent)
+        assert (again.status_code, again.headers["idempotent-replayed"]) == (
+            first.status_code,
+            "true",
+        )
+        assert again.json() == {k: v for k, v in first.json().items() if k != "secret"}
+    with app.state.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT response_body FROM idempotency_key")).scalars()
+        bodies = b"".join(bytes(b) for b in stored)
+    assert [secret for secret in secrets if secret.encode() in bodies] == []

@@ -4,12 +4,14 @@ POST operation there is and will be.
 A POST that carries the header and a live API key is fingerprinted and its key claimed
 before the route runs; the answer is recorded before it is sent, so a retry that follows
 a lost answer gets the recorded one (`Idempotent-Replayed: true`) and changes nothing.
-A 5xx answer or an exception releases the key: nothing was changed, so a retry runs again.
+A 5xx answer, a 401 or 403, or an exception releases the key: nothing was changed, so a
+retry runs again.
 """
 
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import Engine
@@ -21,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import FieldError, problem_response
 from app.http.idempotency import store
+from app.http.idempotency.in_transaction import hand_to_route
 
 log = logging.getLogger("claims_api.idempotency")
 
@@ -28,6 +31,7 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 PURGE_EVERY_SECONDS = 60.0
+NOT_RECORDED = {401, 403}
 
 
 class InvalidKey(ValueError):
@@ -55,9 +59,10 @@ def _bearer(headers: Headers) -> str | None:
 
 
 class IdempotencyKeys:
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, lease: timedelta = store.LEASE) -> None:
         self.app = app
         self.engine = engine
+        self.lease = lease
         self._next_purge = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,6 +119,7 @@ class IdempotencyKeys:
                 engine=self.engine,
                 api_key_id=owner,
                 key=key,
+                lease=self.lease,
                 fingerprint=store.fingerprint(
                     method=scope["method"],
                     path=scope["path"],
@@ -123,6 +129,7 @@ class IdempotencyKeys:
             )
         )
         if isinstance(outcome, store.Proceed):
+            hand_to_route(scope, outcome)
             await self._run(scope, send, body, receive, outcome)
             return
         await _answer(outcome, Request(scope))(scope, receive, send)
@@ -152,7 +159,9 @@ class IdempotencyKeys:
             raise
         start = next(m for m in messages if m["type"] == "http.response.start")
         status = start["status"]
-        if status >= 500:
+        # A refusal of the key (a read-only key's 403) did nothing and says nothing about
+        # the request: not an answer to keep for 24 h; like a 5xx, a retry runs again.
+        if status >= 500 or status in NOT_RECORDED:
             await asyncio.to_thread(self._release_quietly, claimed)
         else:
             answer = b"".join(

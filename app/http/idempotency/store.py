@@ -2,10 +2,13 @@
 answer after, replay it to retries. Rows survive restarts and are shared by every worker.
 
 Each step is its own short transaction, apart from the request's own: a claimed key is
-visible to concurrent duplicates (409) while the request runs.
+visible to concurrent duplicates (409) while the request runs. A route that writes also
+records its answer inside its own transaction (app/http/idempotency/in_transaction.py), so that
+a crash after its commit cannot leave the write without its answer.
 """
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,12 +23,33 @@ from app.http.idempotency.models import IdempotencyKey
 
 # How long a key is remembered, from its first use: the policy docs/retries.md publishes.
 KEY_TTL = timedelta(hours=24)
-# How long a request owns its key. A request that crashed its process leaves its key
-# claimed; after the lease a retry takes the key over and runs the request again.
+# How long a request owns its key by default (CLAIMS_IDEMPOTENCY_LEASE_SECONDS). A request
+# that crashed its process leaves its key claimed; after the lease a retry takes the key
+# over and runs the request again.
 LEASE = timedelta(seconds=60)
 PURGE_BATCH = 500
 # Answer headers worth replaying; the others (request id, rate limit) belong to each answer.
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+# Fields of a JSON answer never stored for a replay: a webhook's signing secret is shown
+# once, and kept only where it is needed (the webhook row), not in a second table for 24 h.
+SECRET_FIELDS = ("secret",)
+
+
+def storable_body(body: bytes, headers: dict[str, str]) -> bytes:
+    """The answer's body as a replay may show it: without its secret fields."""
+    if not headers.get("content-type", "").startswith("application/json"):
+        return body
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(answer, dict) or not any(name in answer for name in SECRET_FIELDS):
+        return body
+    return json.dumps(
+        {k: v for k, v in answer.items() if k not in SECRET_FIELDS},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -73,7 +97,13 @@ def key_owner(*, engine: Engine, key: str) -> int | None:
 
 
 def claim(
-    *, engine: Engine, api_key_id: int, key: str, fingerprint: str, now: datetime | None = None
+    *,
+    engine: Engine,
+    api_key_id: int,
+    key: str,
+    fingerprint: str,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> Outcome:
     """Take the key for a request, or say why not (replay, in flight, mismatch)."""
     now = now or utcnow()
@@ -99,23 +129,25 @@ def claim(
                 if record.locked_until is not None and record.locked_until > now:
                     return InFlight()
                 # The lease ran out: the request died with its process. Run it again.
-                return _take(session, record, now, first_use=record.created_at)
+                return _take(session, record, now + lease, first_use=record.created_at)
             else:
                 # Expired: the key starts a new life, whatever it was used for before.
                 record.fingerprint = fingerprint
                 record.status_code = record.response_headers = record.response_body = None
             try:
-                return _take(session, record, now, first_use=now)
+                return _take(session, record, now + lease, first_use=now)
             except IntegrityError:
                 # A concurrent first use inserted the key meanwhile: look again.
                 session.rollback()
     return InFlight()
 
 
-def _take(session: Session, record: IdempotencyKey, now: datetime, first_use: datetime) -> Proceed:
+def _take(
+    session: Session, record: IdempotencyKey, locked_until: datetime, first_use: datetime
+) -> Proceed:
     record.created_at = first_use
     record.lease_token = secrets.token_hex(16)
-    record.locked_until = now + LEASE
+    record.locked_until = locked_until
     session.add(record)
     session.commit()
     return Proceed(record.id, record.lease_token)  # type: ignore[arg-type]
@@ -129,11 +161,11 @@ def complete(
     with Session(write_engine(engine)) as session:
         result = session.exec(
             update(IdempotencyKey)
-            .where(_held(claimed))
+            .where(held(claimed))
             .values(
                 status_code=status_code,
                 response_headers=kept,
-                response_body=body,
+                response_body=storable_body(body, kept),
                 lease_token=None,
                 locked_until=None,
             )
@@ -143,9 +175,12 @@ def complete(
 
 
 def release(*, engine: Engine, claimed: Proceed) -> None:
-    """Forget the key after a failure (5xx, crash), so that a retry runs the request again."""
+    """Forget the key after a failure (5xx, crash), so that a retry runs the request again;
+    but never the answer of a write that committed (recorded in its own transaction)."""
     with Session(write_engine(engine)) as session:
-        session.exec(delete(IdempotencyKey).where(_held(claimed)))
+        session.exec(
+            delete(IdempotencyKey).where(held(claimed), col(IdempotencyKey.status_code).is_(None))
+        )
         session.commit()
 
 
@@ -164,7 +199,7 @@ def purge_expired(*, engine: Engine, now: datetime | None = None) -> int:
     return result.rowcount
 
 
-def _held(claimed: Proceed) -> ColumnElement[bool]:
+def held(claimed: Proceed) -> ColumnElement[bool]:
     return (col(IdempotencyKey.id) == claimed.record_id) & (
         col(IdempotencyKey.lease_token) == claimed.lease_token
     )

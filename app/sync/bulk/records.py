@@ -3,7 +3,6 @@
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +24,7 @@ from app.core.fields import (
     Name,
     ShortText,
     Tag,
+    UtcDatetime,
 )
 from app.sources.models import SourceKind
 from app.stances.rules import ClaimStatus, StanceKind
@@ -63,8 +63,8 @@ class SourceRecord(_Line):
     country: CountryCode | None = None
     url: HttpUrlStr | None = None
     description: LongText | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class ClaimRecord(_Line):
@@ -73,15 +73,15 @@ class ClaimRecord(_Line):
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     status: ClaimStatus | None = None
     asserting_sources: int | None = None
     denying_sources: int | None = None
-    status_since: AwareDatetime | None = None
+    status_since: UtcDatetime | None = None
 
     _unique_tags = field_validator("tags")(unique_tags)
 
@@ -92,12 +92,12 @@ class StanceRecord(_Line):
     claim_id: FileRef
     source_id: FileRef
     stance: StanceKind
-    stated_at: AwareDatetime | None = None
+    stated_at: UtcDatetime | None = None
     url: HttpUrlStr | None = None
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
-    created_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     current: bool | None = None
 
@@ -112,10 +112,10 @@ class VerdictRecord(_Line):
     rating: Rating
     textual_rating: ShortText | None = None
     explanation: LongText | None = None
-    reviewed_at: AwareDatetime | None = None
+    reviewed_at: UtcDatetime | None = None
     url: HttpUrlStr | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
