@@ -21,6 +21,7 @@ import httpx
 from bench.generate import PLACES, SOURCES
 
 TARGET_URLS = 1000
+PRIMED_URLS = 30  # read once before timing, one of each kind or so
 WRITES_PER_SECOND = 5.0
 SEED = 12
 # (filter, pages to walk at most): the lists a desk keeps open, walked by their cursors.
@@ -38,33 +39,40 @@ LISTS: list[tuple[dict[str, str], int]] = [
 ]
 
 
-def walk(base: str, filters: dict[str, str], pages: int) -> list[str]:
+def walk(client: httpx.Client, filters: dict[str, str], pages: int) -> list[str]:
     """The paths of up to `pages` pages of one list, following its next_cursor."""
     found: list[str] = []
     query = {**filters, "limit": "20"}
-    with httpx.Client(base_url=base, timeout=30) as client:
-        while len(found) < pages:
-            path = "/claims?" + urlencode(query)
-            answer = client.get(path)
-            answer.raise_for_status()
-            found.append(path)
-            cursor = answer.json()["next_cursor"]
-            if cursor is None:
-                break
-            query = {**filters, "limit": "20", "cursor": cursor}
+    while len(found) < pages:
+        path = "/claims?" + urlencode(query)
+        answer = client.get(path)
+        answer.raise_for_status()
+        found.append(path)
+        cursor = answer.json()["next_cursor"]
+        if cursor is None:
+            break
+        query = {**filters, "limit": "20", "cursor": cursor}
     return found
 
 
-def mixed_urls(base: str, max_claim_id: int) -> list[str]:
-    """About TARGET_URLS distinct paths, shuffled once (the same order on every server):
-    the list pages first, then claim ids to make up the number."""
-    paths = [path for filters, pages in LISTS for path in walk(base, filters, pages)]
+def mixed_urls(client: httpx.Client, max_claim_id: int) -> list[str]:
+    """About TARGET_URLS distinct paths, walked on the service through `client`, shuffled
+    once (the same order on every server): list pages, then claim ids to make up the number."""
+    paths = [path for filters, pages in LISTS for path in walk(client, filters, pages)]
     rng = random.Random(SEED)
     wanted = max(TARGET_URLS - len(paths), TARGET_URLS // 3)
     ids = rng.sample(range(1, max_claim_id + 1), min(wanted, max_claim_id))
     paths += [f"/claims/{claim_id}" for claim_id in ids]
     rng.shuffle(paths)
     return paths
+
+
+def prime(base: str, paths: list[str]) -> None:
+    """One untimed read of each path: a fresh process's first requests pay its cold start
+    (lazy imports, statement compilation), which is not what the run measures."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for path in paths:
+            client.get(path)
 
 
 def bodies_differ(base: str, peer: str, paths: list[str]) -> list[str]:

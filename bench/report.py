@@ -288,7 +288,8 @@ def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> st
             failed = f"`claims-api check`: {posts['check']}"
         shown = "-"
         if posts:
-            shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors, check: {posts.get('check')}"
+            check = posts.get("check", "not run (--check-writes)")
+            shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors, check: {check}"
         t.line(
             f"stance POSTs >= 1,000/s, 8 clients, 0 errors, 0 mismatches ({engine}, {size:,})",
             posts["rps"] if posts else None, 1000, shown, True, failed,

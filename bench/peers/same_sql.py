@@ -22,7 +22,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,11 +70,14 @@ class Sqlite:
     def __init__(self, path: str) -> None:
         self._path = path
         self._local = threading.local()
+        self.opened: list[Any] = []
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = sqlite3.connect(self._path, isolation_level=None)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self.opened.append(conn)
+            self._local.conn = conn
         return conn.execute(sql, params).fetchall()
 
     @staticmethod
@@ -120,13 +124,16 @@ class Postgres:
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
         self._local = threading.local()
+        self.opened: list[Any] = []
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         import psycopg
 
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = psycopg.connect(self._conninfo, autocommit=True)
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+            self.opened.append(conn)
+            self._local.conn = conn
         return conn.execute(sql, params).fetchall()
 
     @staticmethod
@@ -160,15 +167,26 @@ class Postgres:
         return [limit]
 
 
-def _driver() -> Sqlite | Postgres:
-    url = os.environ["BENCH_DATABASE_URL"]
+def driver(url: str) -> Sqlite | Postgres:
+    """The driver for a SQLAlchemy-style URL; it connects on its first query."""
     if url.startswith("sqlite"):
         return Sqlite(url.split(":///", 1)[1])
     return Postgres(url.replace("postgresql+psycopg://", "postgresql://", 1))
 
 
-DB = _driver()
-app = FastAPI()
+DB = driver(os.environ.get("BENCH_DATABASE_URL", "sqlite:///:memory:"))
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Each worker thread's connection (list.append is atomic: no lock for the bookkeeping).
+    for conn in DB.opened:
+        conn.close()
+    DB.opened.clear()
+
+
+app = FastAPI(lifespan=_lifespan)
 
 
 def _dumps(value: Any) -> bytes:
