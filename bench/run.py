@@ -26,6 +26,7 @@ import httpx
 import sqlalchemy as sa
 
 from bench import build, mixed, servers
+from bench.load import load
 from bench.scenarios import (
     SEARCH_WORD,
     Scenario,
@@ -41,6 +42,7 @@ WRK_TIMEOUT = "5s"
 WRITE_CLIENTS = 8
 SERVICE, SERVICE_UNCACHED = "claims-api", "claims-api (no cache)"
 SAME_SQL = "same-sql (d)"
+IMPORT_INCREMENT = 20_000  # claims imported into a full archive (about 70,000 stances)
 
 
 def uptime() -> str:
@@ -322,6 +324,31 @@ class Run:
             flush=True,
         )
 
+    def bulk_into_archive(self, archive: build.Archive) -> None:
+        """`claims-api import` of a further file into a copy of the full archive (issue 12:
+        >= 10,000 stances/s into a 1M-claim one): the path of a non-empty database, where
+        indexes are kept up to date row by row. The file is the generator's first claims
+        again; its sources match the archive's by name, its claims and stances are new."""
+        count = min(IMPORT_INCREMENT, archive.claims)
+        url, drop = build.scratch_copy(archive, f"{archive.engine}-{archive.claims}-import")
+        try:
+            stats = load(url, count)
+        finally:
+            drop()
+        self.rows.append(
+            {"claims": archive.claims, "engine": archive.engine, "server": "claims-api import",
+             "scenario": "bulk_into_archive", "imported_claims": count,
+             "stances": stats.stances, "seconds": stats.seconds,
+             "stances_per_s": stats.stances_per_second, "cpu_seconds": stats.cpu_seconds,
+             "stances_per_cpu_s": stats.stances_per_cpu_second, "loadavg": stats.loadavg}
+        )  # fmt: skip
+        print(
+            f"  claims-api import of {count:,} more claims into the {archive.claims:,}: "
+            f"{stats.stances_per_second:,.0f} stances/s wall clock, "
+            f"{stats.stances_per_cpu_second:,.0f} per CPU second (load {stats.loadavg})",
+            flush=True,
+        )
+
     def run(self) -> None:
         for size in self.opts.sizes:
             for engine in self.opts.engines:
@@ -329,6 +356,8 @@ class Run:
                 started = time.perf_counter()
                 archive = build.build(engine, size)
                 self.bulk_load(archive)
+                if size >= self.opts.import_into_min:
+                    self.bulk_into_archive(archive)
                 print(f"  archive ready in {time.perf_counter() - started:.1f}s", flush=True)
                 params = pick_params(archive.url)
                 scenarios = read_scenarios(params)
@@ -411,6 +440,8 @@ def main(argv: list[str] | None = None) -> Path:
                         help="run `claims-api check` on the database after the POSTs")  # fmt: skip
     parser.add_argument("--import-max", type=int, default=100_000,
                         help="largest cached archive to time an import of again")  # fmt: skip
+    parser.add_argument("--import-into-min", type=int, default=1_000_000,
+                        help="smallest archive to time an import into (a copy of) it")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     opts = parser.parse_args(argv)
     opts.sizes = [int(s) for s in opts.sizes.split(",")]

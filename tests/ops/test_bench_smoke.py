@@ -126,7 +126,7 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
     run.main(
         ["--sizes", str(CLAIMS), "--engines", "sqlite", "--duration", "1", "--warmup", "0",
          "--no-peers",
-         "--check-writes", "--out", str(out)]
+         "--check-writes", "--import-into-min", str(CLAIMS), "--out", str(out)]
     )  # fmt: skip
     result = json.loads(out.read_text())
     scenarios = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api"}
@@ -144,6 +144,9 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
     load = next(r for r in result["rows"] if r["scenario"] == "bulk_load")
     assert load["server"] == "claims-api import"
     assert load["stances"] > CLAIMS and load["cpu_seconds"] > 0
+    # The same file imported again into a copy of the full archive: as many stances again.
+    into = next(r for r in result["rows"] if r["scenario"] == "bulk_into_archive")
+    assert (into["imported_claims"], into["stances"]) == (CLAIMS, load["stances"])
     # The mixed run: the service with and without its cache, and peer (d), each reading the
     # same distinct URLs while the paced writer posts; the service's cache was observed.
     mixed = {r["server"]: r for r in result["rows"] if r["scenario"] == "mixed"}
