@@ -71,4 +71,4 @@ bench: install bench/.venv/.installed-stamp
 
 bench-quick: install bench/.venv/.installed-stamp ## 10k claims, SQLite, 3 s a scenario
 	$(BIN)/python -m bench.run --sizes 10000 --engines sqlite --duration 3 --out bench/.data/quick.json
-	$(BIN)/python -m bench.report bench/.data/quick.json --out bench/.data/QUICK.md
+	$(BIN)/python -m bench.report bench/.data/quick.json --out bench/.data/QUICK.md --smoke

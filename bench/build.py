@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def timed_load(engine: str, claims: int) -> LoadStats:
         admin.dispose()
 
 
-def scratch_copy(archive: Archive, tag: str) -> tuple[str, "callable"]:  # type: ignore[valid-type]
+def scratch_copy(archive: Archive, tag: str) -> tuple[str, Callable[[], None]]:
     """A throwaway copy for the write scenarios, so the cached archive stays pristine."""
     if archive.engine == "sqlite":
         source = Path(sa.make_url(archive.url).database or "")

@@ -21,7 +21,9 @@ READS = [
 LISTS = ["disputed", "denied_by_state_media", "search", "deep_page", "as_of_disputed"]
 SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
 SERVICES = [SERVICE, UNCACHED]
-PEERS = ["datasette", "minimal-fastapi", "minimal-starlette"]
+SAME_SQL = "same-sql (d)"
+PEERS = [SAME_SQL, "datasette", "minimal-fastapi", "minimal-starlette"]
+MIXED_SERVERS = [SERVICE, UNCACHED, SAME_SQL]
 TARGET_SIZE = 100_000
 
 
@@ -147,6 +149,13 @@ def other_table(rows: list[dict[str, Any]]) -> str:
                 f"| {r['claims']:,} | {r['engine']} | {r['server']}: {r['stances']:,} stances "
                 f"in {r['seconds']:.1f} s{note} | {r['stances_per_s']:,.0f} stances/s{cpu} |"
             )
+        elif r["scenario"] == "bulk_into_archive":
+            out.append(
+                f"| {r['claims']:,} | {r['engine']} | claims-api import of {r['stances']:,} "
+                f"stances ({r['imported_claims']:,} claims) into a copy of the archive, in "
+                f"{r['seconds']:.1f} s (load {r['loadavg']:.1f}) | {r['stances_per_s']:,.0f} "
+                f"stances/s, {r['stances_per_cpu_s']:,.0f} per CPU second of the import |"
+            )
         elif r["scenario"] == "stance_posts" and "check" in r:
             out.append(
                 f"| {r['claims']:,} | {r['engine']} | `claims-api check` after the POSTs | "
@@ -155,114 +164,232 @@ def other_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> str:
-    """Each target of the issue, its value in this run, and met or missed (and by how much)."""
+def mixed_table(rows: list[dict[str, Any]], sizes: list[int], engines: list[str]) -> str:
+    """The headline: distinct URLs while stances are written, each server against peer (d)."""
     idx = _index(rows)
-    out = ["| target | this run | verdict |", "|---|---|---|"]
+    out = [
+        "| claims | engine | server | distinct URLs | req/s | ratio to (d) | p50 ms | p99 ms | "
+        "errors | writes/s (errors) | cache hits / misses (hit rate) | load avg (1 min) |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for size in sizes:
+        for engine in engines:
+            peer = idx.get((size, engine, SAME_SQL, "mixed"))
+            for server in MIXED_SERVERS:
+                r = idx.get((size, engine, server, "mixed"))
+                if r is None:
+                    continue
+                ratio = f"{r['rps'] / peer['rps']:.2f}x" if peer else "-"
+                out.append(
+                    f"| {size:,} | {engine} | {server} | {r['urls']:,} | {_fmt(r['rps'])} | "
+                    f"{ratio} | {_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} | {r['errors']} | "
+                    f"{r['writes_per_s']:.1f} ({r['write_errors']}) | {_cache_cell(r)} | "
+                    f"{r['loadavg'][0]:.1f} |"
+                )
+    return "\n".join(out)
 
-    def line(target: str, value: float | None, goal: float, shown: str, higher: bool) -> None:
+
+def _cache_cell(row: dict[str, Any]) -> str:
+    if row["server"] != SERVICE:
+        return "- (no cache)"
+    hits, misses = row.get("cache_hits"), row.get("cache_misses")
+    if hits is None or misses is None:
+        return "not measured (hook: bench/instrumented.py)"
+    rate = hits / (hits + misses) if hits + misses else 0.0
+    return f"{hits:,} / {misses:,} ({rate:.0%})"
+
+
+def hit_rate(row: dict[str, Any] | None) -> float | None:
+    if row is None or row.get("cache_hits") is None or row.get("cache_misses") is None:
+        return None
+    total = row["cache_hits"] + row["cache_misses"]
+    return float(row["cache_hits"] / total) if total else 0.0
+
+
+class Targets:
+    """Rows of the targets table: a target, its value in this run, and met or missed (by
+    how much: the factor between the goal and the value)."""
+
+    def __init__(self) -> None:
+        self.out = ["| target | this run | verdict |", "|---|---|---|"]
+
+    def line(
+        self, target: str, value: float | None, goal: float, shown: str, higher: bool,
+        failed: str | None = None,
+    ) -> None:  # fmt: skip
         if value is None:
-            out.append(f"| {target} | not measured | - |")
+            self.out.append(f"| {target} | not measured | - |")
             return
-        met = value >= goal if higher else value <= goal
-        by = value / goal if not higher else goal / value
+        met = value >= goal if higher else value < goal
+        by = goal / value if higher else value / goal
         verdict = "met" if met else f"**missed, by {by:.2f}x**"
-        out.append(f"| {target} | {shown} | {verdict} |")
+        if failed:
+            verdict = f"**missed: {failed}**"
+        self.out.append(f"| {target} | {shown} | {verdict} |")
 
-    def get(*key: Any) -> dict[str, Any] | None:
-        return idx.get(key)
+    def shown_only(self, target: str, shown: str | None) -> None:
+        self.out.append(f"| {target} | {shown or 'not measured'} | {'shown' if shown else '-'} |")
 
-    ours = get(size, "sqlite", SERVICE, "disputed")
-    for peer, goal, name in (
-        ("datasette", 2.5, "Datasette"),
-        ("minimal-fastapi", 0.5, "minimal FastAPI"),
-    ):
-        theirs = get(size, "sqlite", peer, "disputed")
-        ratio = ours["rps"] / theirs["rps"] if ours and theirs else None
-        shown = (
-            f"{ratio:.2f}x ({ours['rps']:,.0f} vs {theirs['rps']:,.0f} req/s)"
-            if ours and theirs and ratio
-            else "-"
+    def text(self) -> str:
+        return "\n".join(self.out)
+
+
+def _worst_ratio(
+    idx: dict[tuple[Any, ...], dict[str, Any]], a: tuple[Any, ...], b: tuple[Any, ...],
+    key: str, scenarios: list[str], higher: bool,
+) -> tuple[float, str] | None:  # fmt: skip
+    """The worst over scenarios of row(a + scenario)[key] / row(b + scenario)[key]."""
+    ratios = []
+    for scenario in scenarios:
+        x, y = idx.get((*a, scenario)), idx.get((*b, scenario))
+        if x and y and y[key]:
+            ratios.append((x[key] / y[key], scenario))
+    if not ratios:
+        return None
+    return min(ratios) if higher else max(ratios)
+
+
+def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> str:
+    """Each target of issue 12 ("Targets"), computed from this run."""
+    idx = _index(rows)
+    t = Targets()
+    for peer, goal, name in ((SAME_SQL, 1.0, "peer (d)"), ("datasette", 2.5, "Datasette")):
+        worst = _worst_ratio(
+            idx, (size, "sqlite", UNCACHED), (size, "sqlite", peer), "rps", READS, True
         )
-        line(f"disputed list >= {goal}x {name} (SQLite, {size:,})", ratio, goal, shown, True)
+        shown = f"worst {worst[0]:.2f}x ({worst[1]})" if worst else "-"
+        t.line(
+            f"uncached reads >= {goal}x {name}, every read scenario (SQLite, {size:,})",
+            worst[0] if worst else None, goal, shown, True,
+        )  # fmt: skip
+    for claims in sizes:
+        worst = _worst_ratio(
+            idx, (claims, "postgresql", UNCACHED), (claims, "sqlite", UNCACHED), "p50_ms",
+            READS, False,
+        )  # fmt: skip
+        shown = f"worst p50 ratio {worst[0]:.2f}x ({worst[1]})" if worst else "-"
+        t.line(
+            f"uncached reads: PostgreSQL p50 within 1.5x of SQLite, every read ({claims:,})",
+            worst[0] if worst else None, 1.5, shown, False,
+        )  # fmt: skip
+    for engine in ("sqlite", "postgresql"):
+        ours, theirs = (
+            idx.get((size, engine, SERVICE, "mixed")),
+            idx.get((size, engine, SAME_SQL, "mixed")),
+        )
+        ratio, shown = None, "-"
+        if ours and theirs:
+            ratio = ours["rps"] / theirs["rps"]
+            shown = f"{ratio:.2f}x ({ours['rps']:,.0f} vs {theirs['rps']:,.0f} req/s)"
+        t.line(f"mixed run >= 1.0x of peer (d) ({engine}, {size:,})", ratio, 1.0, shown, True)
+        p99 = ours["p99_ms"] if ours else None
+        t.line(f"mixed run p99 < 50 ms ({engine}, {size:,})", p99, 50, f"{_fmt(p99, 1)} ms", False)
+        rate = hit_rate(ours)
+        t.shown_only(
+            f"response cache hit rate in the mixed run ({engine}, {size:,})",
+            None if rate is None else _cache_cell(ours or {}),
+        )
+    for engine in ("sqlite", "postgresql"):
+        posts = idx.get((size, engine, SERVICE, "stance_posts"))
+        failed = None
+        if posts and posts["errors"]:
+            failed = f"{posts['errors']} errors"
+        elif posts and posts.get("check", "0 mismatch(es) found") != "0 mismatch(es) found":
+            failed = f"`claims-api check`: {posts['check']}"
+        shown = "-"
+        if posts:
+            check = posts.get("check", "not run (--check-writes)")
+            shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors, check: {check}"
+        t.line(
+            f"stance POSTs >= 1,000/s, 8 clients, 0 errors, 0 mismatches ({engine}, {size:,})",
+            posts["rps"] if posts else None, 1000, shown, True, failed,
+        )  # fmt: skip
+    bulk = [r for r in rows if r["scenario"] == "bulk_load" and r["server"] == "claims-api import"]
+    for engine in ("sqlite", "postgresql"):
+        # The target size's own import, timed in this run, when there is one.
+        mine = [r for r in bulk if r["engine"] == engine]
+        at_size = [r for r in mine if r["claims"] == size]
+        best = (at_size or sorted(mine, key=lambda r: r["claims"]))[-1] if mine else None
+        shown = (
+            f"{best['stances_per_s']:,.0f} stances/s ({best['claims']:,} claims)" if best else "-"
+        )
+        t.line(
+            f"bulk: `claims-api import` >= 20,000 stances/s into an empty archive ({engine})",
+            best["stances_per_s"] if best else None, 20000, shown, True,
+        )  # fmt: skip
+    into = [r for r in rows if r["scenario"] == "bulk_into_archive"]
+    for engine in ("sqlite", "postgresql"):
+        # Into the largest archive of the run (the target's is 1M claims).
+        mine = sorted((r for r in into if r["engine"] == engine), key=lambda r: r["claims"])
+        r = mine[-1] if mine else None
+        shown = "-"
+        if r:
+            shown = (
+                f"{r['stances_per_s']:,.0f} stances/s ({r['imported_claims']:,} claims into "
+                f"{r['claims']:,})"
+            )
+        t.line(
+            f"bulk: `claims-api import` >= 10,000 stances/s into a 1M-claim archive ({engine})",
+            r["stances_per_s"] if r else None, 10000, shown, True,
+        )  # fmt: skip
     smallest, largest = min(sizes), max(sizes)
     for engine in ("sqlite", "postgresql"):
         for server in SERVICES:
-            ratios = []
-            for scenario in LISTS:
-                a, b = (
-                    get(smallest, engine, server, scenario),
-                    get(largest, engine, server, scenario),
-                )
-                if a and b:
-                    ratios.append((b["p50_ms"] / a["p50_ms"], scenario))
-            worst = max(ratios) if ratios and largest > smallest else None
+            worst = None
+            if largest > smallest:
+                worst = _worst_ratio(
+                    idx, (largest, engine, server), (smallest, engine, server), "p50_ms",
+                    LISTS, False,
+                )  # fmt: skip
             shown = f"worst {worst[0]:.2f}x ({worst[1]})" if worst else "-"
-            line(
-                f"{engine}, {server}: list p50 at {largest:,} within 1.3x of {smallest:,}",
+            t.line(
+                f"scale: {engine}, {server}: list p50 at {largest:,} within 1.3x of {smallest:,}",
                 worst[0] if worst else None, 1.3, shown, False,
             )  # fmt: skip
-    for claims in sizes:
-        ratios = []
-        for scenario in READS:
-            a, b = (
-                get(claims, "sqlite", SERVICE, scenario),
-                get(claims, "postgresql", SERVICE, scenario),
-            )
-            if a and b:
-                ratios.append((b["p50_ms"] / a["p50_ms"], scenario))
-        worst = max(ratios) if ratios else None
-        shown = f"worst p50 ratio {worst[0]:.2f}x ({worst[1]})" if worst else "-"
-        line(
-            f"PostgreSQL within 1.5x of SQLite, every read ({claims:,})",
-            worst[0] if worst else None, 1.5, shown, False,
-        )  # fmt: skip
     # Issue 11: status over time costs at most half again the present-time disputed list.
     for engine in ("sqlite", "postgresql"):
         for scenario in ("as_of_disputed", "timeline"):
-            a = get(largest, engine, UNCACHED, "disputed")
-            b = get(largest, engine, UNCACHED, scenario)
+            a = idx.get((largest, engine, UNCACHED, "disputed"))
+            b = idx.get((largest, engine, UNCACHED, scenario))
             ratio = b["p50_ms"] / a["p50_ms"] if a and b else None
             shown = f"{ratio:.2f}x ({b['p50_ms']:.2f} vs {a['p50_ms']:.2f} ms)" if a and b else "-"
-            line(
+            t.line(
                 f"{engine}, no cache: {scenario} p50 within 1.5x of disputed ({largest:,})",
                 ratio, 1.5, shown, False,
             )  # fmt: skip
-    posts = get(size, "sqlite", SERVICE, "stance_posts")
-    value = posts["rps"] if posts and posts["errors"] == 0 else None
-    shown = f"{posts['rps']:,.0f}/s, {posts['errors']} errors" if posts else "-"
-    line(
-        f"stance POSTs >= 1,000/s, 8 clients, no error (SQLite, {size:,})", value, 1000, shown, True
-    )
-    bulk = [r for r in rows if r["scenario"] == "bulk_load" and r["server"] == "claims-api import"]
-    # The target size's own import, timed in this run, when there is one.
-    at_size = [r for r in bulk if r["claims"] == size and r["engine"] == "sqlite"]
-    best = (at_size or sorted(bulk, key=lambda r: r["claims"]))[-1] if bulk else None
-    shown = f"{best['stances_per_s']:,.0f} stances/s ({best['claims']:,} claims)" if best else "-"
-    line(
-        "bulk load >= 20,000 stances/s (`claims-api import`)",
-        best["stances_per_s"] if best else None,
-        20000,
-        shown,
-        True,
-    )
     rss = [
         r["mb"]
         for r in rows
         if r["scenario"] == "peak_rss_mb" and r["claims"] == largest and r["server"] in SERVICES
     ]
     shown = f"{max(rss):.0f} MB at {largest:,} claims" if rss else "-"
-    line(
-        f"peak RSS < 200 MB serving {largest:,} claims",
-        max(rss) if rss else None,
-        200,
-        shown,
+    t.line(
+        f"peak RSS < 200 MB serving {largest:,} claims", max(rss) if rss else None, 200, shown,
         False,
-    )
-    return "\n".join(out)
+    )  # fmt: skip
+    return t.text()
 
 
-def render(result: dict[str, Any]) -> str:
+def caveats(result: dict[str, Any], smoke: bool) -> list[str]:
+    """Warnings above the tables when their figures cannot be read as the service's speed."""
+    found = []
+    if smoke:
+        found.append(
+            "**Smoke run** (`make bench-quick`): it proves the scripts work end to end. Its "
+            "figures are not representative; `make bench` makes the real ones."
+        )
+    cores = result["machine"].get("cores") or 1
+    busiest = max(result["loadavg_before"][0], result["loadavg_after"][0])
+    if busiest > cores:
+        found.append(
+            f"**The machine was busy**: a 1-minute load average of up to {busiest:.1f} on "
+            f"{cores} cores, so other work shared the CPU with wrk and the servers. The "
+            "figures are not representative, not even as ratios."
+        )
+    return [*(f"> {text}\n" for text in found)]
+
+
+def render(result: dict[str, Any], smoke: bool = False) -> str:
     rows = result["rows"]
     sizes = sorted({r["claims"] for r in rows})
     engines = [e for e in ("sqlite", "postgresql") if any(r["engine"] == e for r in rows)]
@@ -271,6 +398,7 @@ def render(result: dict[str, Any]) -> str:
     parts = [
         "# Benchmark results",
         "",
+        *caveats(result, smoke),
         "Generated by `make bench` (bench/run.py, then bench/report.py); the analysis is in "
         "bench/NOTES.md, appended below. How the bench works: bench/README.md.",
         "",
@@ -286,21 +414,42 @@ def render(result: dict[str, Any]) -> str:
         f"{s['write_clients']} for writes, {s['duration_s']} s per scenario after 1 s of "
         f"warm-up; the service runs one uvicorn worker (no rate limit, no webhook sender).",
         "",
-        "## The targets of issue 3, computed from this run",
+        "## The mixed run: distinct URLs while stances are written",
+        "",
+        "How a desk uses the service all morning (bench/mixed.py): wrk cycles through about "
+        "1,000 distinct URLs (status, stance and source-kind filters, searches, places and "
+        "languages, each walked down by its real cursors, and claim ids) while a paced writer "
+        f"posts {s.get('mixed_writes_per_s', 5):g} stances/s (POST /claims/{{id}}/stances). "
+        "Each server starts from a fresh copy of the archive and gets the same writes in the "
+        "same order; peer (d)'s go through a claims-api process on its copy. Ratio = req/s "
+        "divided by peer (d)'s; cache hits and misses are the service's own, counted during "
+        "the measured seconds (bench/instrumented.py).",
+        "",
+        mixed_table(rows, sizes, engines),
+        "",
+        "## The targets of issue 12, computed from this run",
         "",
         targets_table(rows, sizes, peer_size),
         "",
         f"## Service against peers (SQLite, {peer_size:,} claims, same run)",
         "",
-        "Ratio = claims-api req/s divided by the peer's. Datasette runs the equivalent SQL as "
-        "canned queries on the same file; the minimal apps return the service's own bytes.",
+        "**One URL repeated, no writes**: each scenario below is one URL, asked again and "
+        "again while nothing changes; with the defaults, the service answers all but the "
+        "first from its response cache. The mixed run above is the figure for a moving "
+        "story.",
         "",
-        "With the service's defaults (repeated reads answered from the response cache while "
-        "the data version holds):",
+        "Ratio = claims-api req/s divided by the peer's. Peer (d), same-sql, runs the "
+        "service's own SQL through the stdlib driver and builds the same bytes "
+        "(bench/peers/same_sql.py); Datasette runs the equivalent SQL as canned queries on "
+        "the same file; the minimal apps return the service's own bytes, precomputed: the "
+        "framework's ceiling.",
+        "",
+        "With the service's defaults (one URL repeated, no writes: cache hits):",
         "",
         peer_table(rows, peer_size, SERVICE),
         "",
-        "With the cache off (`CLAIMS_RESPONSE_CACHE_BYTES=0`: every request runs its queries):",
+        "With the cache off (`CLAIMS_RESPONSE_CACHE_BYTES=0`: every request runs its "
+        "queries; one URL repeated, no writes):",
         "",
         peer_table(rows, peer_size, UNCACHED),
         "",
@@ -339,9 +488,10 @@ def main() -> None:
     parser.add_argument("results", nargs="?", type=Path, default=ROOT / "bench/results/latest.json")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS.md")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="label the figures a smoke run's")
     opts = parser.parse_args()
     result = json.loads(opts.results.read_text())
-    text = render(result)
+    text = render(result, smoke=opts.smoke)
     notes = ROOT / "bench/NOTES.md"
     if notes.exists():
         text += "\n" + notes.read_text()

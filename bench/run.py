@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from bench import build, servers
+from bench import build, mixed, servers
+from bench.load import load
 from bench.scenarios import (
     SEARCH_WORD,
     Scenario,
@@ -40,6 +41,8 @@ RESULTS = ROOT / "bench" / "results"
 WRK_TIMEOUT = "5s"
 WRITE_CLIENTS = 8
 SERVICE, SERVICE_UNCACHED = "claims-api", "claims-api (no cache)"
+SAME_SQL = "same-sql (d)"
+IMPORT_INCREMENT = 20_000  # claims imported into a full archive (about 70,000 stances)
 
 
 def uptime() -> str:
@@ -136,17 +139,20 @@ class Run:
         return bodies
 
     def service_writes(self, archive: build.Archive, hot_claims: list[int]) -> None:
-        from app.core.auth import Scope, create_key
-        from app.core.config import Settings
-        from app.core.db import make_engine
-
         labels = {"claims": archive.claims, "engine": archive.engine, "server": "claims-api"}
         url, drop = build.scratch_copy(archive, f"{archive.engine}-{archive.claims}")
         try:
-            engine = make_engine(Settings(database_url=url))
-            key = create_key(engine=engine, scope=Scope.write, name="bench")
-            engine.dispose()
+            key = write_key(url)
             with servers.claims_api(url, f"claims-api-{archive.engine}-writes") as server:
+                # A few untimed POSTs first: a fresh process's first write pays its cold
+                # start, which on a busy machine can outlast a short run.
+                with httpx.Client(base_url=server.base, timeout=60) as client:
+                    for claim in hot_claims[:WRITE_CLIENTS]:
+                        client.post(
+                            f"/claims/{claim}/stances",
+                            json={"source_id": "1", "stance": "asserts"},
+                            headers={"Authorization": f"Bearer {key}"},
+                        )
                 result = wrk(
                     server.base, connections=WRITE_CLIENTS, duration=self.opts.duration,
                     script="bench/wrk/post_stance.lua",
@@ -169,6 +175,99 @@ class Run:
             )
         finally:
             drop()
+
+    def same_sql_reads(
+        self, archive: build.Archive, scenarios: list[Scenario], bodies: dict[str, str]
+    ) -> None:
+        """Peer (d) on each read scenario: the service's SQL, the service's bytes."""
+        labels = {"claims": archive.claims, "engine": archive.engine}
+        with servers.same_sql(archive.url, f"same-sql-{archive.engine}") as server:
+            for scenario in scenarios:
+                answer = httpx.get(server.base + scenario.app_url, timeout=30)
+                if answer.text != bodies[scenario.app_url]:
+                    raise RuntimeError(f"peer (d) {scenario.name}: not the service's bytes")
+                self.measure(
+                    server.base + scenario.app_url, **labels, server=SAME_SQL,
+                    scenario=scenario.name,
+                )  # fmt: skip
+
+    def mixed(self, archive: build.Archive, max_claim_id: int) -> None:
+        """The mixed run (bench/mixed.py) on the service with its defaults, with the cache
+        off, and on peer (d), each on a fresh copy of the archive and with the same writes."""
+        roles = (SERVICE, SERVICE_UNCACHED, SAME_SQL)
+        copies = [
+            build.scratch_copy(archive, f"{archive.engine}-{archive.claims}-mixed-{i}")
+            for i, _ in enumerate(roles)
+        ]
+        try:
+            (ours, _), (uncached, _), (theirs, _) = copies
+            keys = [write_key(url) for url, _ in copies]
+            name = f"claims-api-{archive.engine}-mixed"
+            factory = "bench.instrumented:create_app"
+            with servers.claims_api(ours, name, factory=factory) as api:
+                with httpx.Client(base_url=api.base, timeout=30) as client:
+                    paths = mixed.mixed_urls(client, max_claim_id)
+                path_file = mixed.write_paths(
+                    paths, build.DATA / "mixed" / f"paths-{archive.engine}-{archive.claims}.txt"
+                )
+                with servers.same_sql(theirs, f"same-sql-{archive.engine}-check") as peer:
+                    differ = mixed.bodies_differ(api.base, peer.base, paths)
+                if differ:
+                    raise RuntimeError(f"peer (d) differs from the service on {differ[:5]}")
+                self.mixed_run(archive, SERVICE, api, api, keys[0], path_file, max_claim_id)
+            with servers.claims_api(uncached, name + "-uncached", cache=False) as api:
+                self.mixed_run(
+                    archive, SERVICE_UNCACHED, api, api, keys[1], path_file, max_claim_id
+                )
+            # The peer cannot write: a claims-api process on the peer's copy takes the POSTs.
+            with (
+                servers.claims_api(theirs, name + "-writer", cache=False) as writer,
+                servers.same_sql(theirs, f"same-sql-{archive.engine}-mixed") as peer,
+            ):
+                self.mixed_run(archive, SAME_SQL, peer, writer, keys[2], path_file, max_claim_id)
+        finally:
+            for _, drop in copies:
+                drop()
+
+    def mixed_run(
+        self, archive: build.Archive, label: str, reader: servers.Server,
+        writer: servers.Server, key: str, path_file: Path, max_claim_id: int,
+    ) -> None:  # fmt: skip
+        script, args = "bench/wrk/mixed.lua", [str(path_file)]
+        connections = self.opts.connections
+        counted = label == SERVICE
+        # The writer starts with the warm-up, so the measured seconds are the steady state
+        # of both (a writer process's first POST pays its cold start).
+        mixed.prime(reader.base, path_file.read_text().split()[: mixed.PRIMED_URLS])
+        posting = mixed.PacedWriter(writer.base, key, max_claim_id)
+        posting.start()
+        try:
+            if self.opts.warmup:
+                wrk(reader.base + "/", connections=connections, duration=self.opts.warmup,
+                    script=script, args=args)  # fmt: skip
+            before = mixed.cache_counts(reader.base) if counted else {}
+            result = wrk(reader.base + "/", connections=connections,
+                         duration=self.opts.duration, script=script, args=args)  # fmt: skip
+            after = mixed.cache_counts(reader.base) if counted else {}
+        finally:
+            posting.stop()
+        row: dict[str, Any] = {
+            "claims": archive.claims, "engine": archive.engine, "server": label,
+            "scenario": "mixed", **result, **posting.summary(), "loadavg": loadavg(),
+            "urls": len(path_file.read_text().split()),
+        }  # fmt: skip
+        for outcome in ("hits", "misses"):
+            if before.get(outcome) is not None and after.get(outcome) is not None:
+                row[f"cache_{outcome}"] = after[outcome] - before[outcome]  # type: ignore[operator]
+        self.rows.append(row)
+        hits = f"  cache {row.get('cache_hits')} hits / {row.get('cache_misses')} misses"
+        print(
+            f"  {label:<22} mixed ({row['urls']} URLs, {row['writes_per_s']:.1f} writes/s) "
+            f"{result['rps']:8.0f} req/s  p50 {result['p50_ms']:7.2f} ms  "
+            f"p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}+{row['write_errors']}"
+            + (hits if counted else ""),
+            flush=True,
+        )
 
     def peers(
         self, archive: build.Archive, scenarios: list[Scenario], bodies: dict[str, str]
@@ -225,6 +324,31 @@ class Run:
             flush=True,
         )
 
+    def bulk_into_archive(self, archive: build.Archive) -> None:
+        """`claims-api import` of a further file into a copy of the full archive (issue 12:
+        >= 10,000 stances/s into a 1M-claim one): the path of a non-empty database, where
+        indexes are kept up to date row by row. The file is the generator's first claims
+        again; its sources match the archive's by name, its claims and stances are new."""
+        count = min(IMPORT_INCREMENT, archive.claims)
+        url, drop = build.scratch_copy(archive, f"{archive.engine}-{archive.claims}-import")
+        try:
+            stats = load(url, count)
+        finally:
+            drop()
+        self.rows.append(
+            {"claims": archive.claims, "engine": archive.engine, "server": "claims-api import",
+             "scenario": "bulk_into_archive", "imported_claims": count,
+             "stances": stats.stances, "seconds": stats.seconds,
+             "stances_per_s": stats.stances_per_second, "cpu_seconds": stats.cpu_seconds,
+             "stances_per_cpu_s": stats.stances_per_cpu_second, "loadavg": stats.loadavg}
+        )  # fmt: skip
+        print(
+            f"  claims-api import of {count:,} more claims into the {archive.claims:,}: "
+            f"{stats.stances_per_second:,.0f} stances/s wall clock, "
+            f"{stats.stances_per_cpu_second:,.0f} per CPU second (load {stats.loadavg})",
+            flush=True,
+        )
+
     def run(self) -> None:
         for size in self.opts.sizes:
             for engine in self.opts.engines:
@@ -232,14 +356,33 @@ class Run:
                 started = time.perf_counter()
                 archive = build.build(engine, size)
                 self.bulk_load(archive)
+                if size >= self.opts.import_into_min:
+                    self.bulk_into_archive(archive)
                 print(f"  archive ready in {time.perf_counter() - started:.1f}s", flush=True)
                 params = pick_params(archive.url)
                 scenarios = read_scenarios(params)
                 bodies = self.service_reads(archive, scenarios)
+                if not self.opts.no_peers:
+                    self.same_sql_reads(archive, scenarios, bodies)
+                if not self.opts.no_mixed:
+                    self.mixed(archive, max(params.hot_claims))
                 if not self.opts.no_writes:
                     self.service_writes(archive, params.hot_claims)
                 if engine == "sqlite" and not self.opts.no_peers:
                     self.peers(archive, scenarios, bodies)
+
+
+def write_key(database_url: str) -> str:
+    """A write-scoped API key, made in the database the writes go to."""
+    from app.core.auth import Scope, create_key
+    from app.core.config import Settings
+    from app.core.db import make_engine
+
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        return create_key(engine=engine, scope=Scope.write, name="bench")
+    finally:
+        engine.dispose()
 
 
 def build_sources() -> int:
@@ -291,10 +434,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per run")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--no-mixed", action="store_true",
+                        help="skip the mixed run (distinct URLs, stances written)")  # fmt: skip
     parser.add_argument("--check-writes", action="store_true",
                         help="run `claims-api check` on the database after the POSTs")  # fmt: skip
     parser.add_argument("--import-max", type=int, default=100_000,
                         help="largest cached archive to time an import of again")  # fmt: skip
+    parser.add_argument("--import-into-min", type=int, default=1_000_000,
+                        help="smallest archive to time an import into (a copy of) it")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     opts = parser.parse_args(argv)
     opts.sizes = [int(s) for s in opts.sizes.split(",")]
@@ -317,6 +464,7 @@ def main(argv: list[str] | None = None) -> Path:
             "read_connections": opts.connections,
             "write_clients": WRITE_CLIENTS,
             "search_word": SEARCH_WORD,
+            "mixed_writes_per_s": mixed.WRITES_PER_SECOND,
         },
         "rows": run.rows,
     }

@@ -86,13 +86,16 @@ class Server:
 UVICORN = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}"]
 
 
-def claims_api(database_url: str, name: str, *, cache: bool = True) -> Server:
+def claims_api(
+    database_url: str, name: str, *, cache: bool = True, factory: str = "app.main:create_app"
+) -> Server:
     """The service as `claims-api serve` runs it (one worker, uvicorn's default loop and
     HTTP parser, the app's own logging), minus the rate limit and the webhook sender;
-    `cache=False` also turns off the cache of open reads, to time the work behind it."""
+    `cache=False` also turns off the cache of open reads, to time the work behind it, and
+    `factory="bench.instrumented:create_app"` counts the cache's hits."""
     return Server(
         name,
-        [*UVICORN, "--factory", "app.main:create_app", "--no-access-log", "--no-server-header"],
+        [*UVICORN, "--factory", factory, "--no-access-log", "--no-server-header"],
         env={
             "CLAIMS_DATABASE_URL": database_url,
             "CLAIMS_RATE_LIMIT_PER_MINUTE": "0",
@@ -109,6 +112,16 @@ def minimal(kind: str, responses: Path) -> Server:
         f"minimal-{kind}",
         [*UVICORN, f"{module}:app", "--no-access-log", "--no-server-header"],
         env={"BENCH_RESPONSES": str(responses)},
+    )
+
+
+def same_sql(database_url: str, name: str = "same-sql") -> Server:
+    """Peer (d): the service's SQL through the stdlib driver (bench/peers/same_sql.py)."""
+    return Server(
+        name,
+        [*UVICORN, "bench.peers.same_sql:app", "--no-access-log", "--no-server-header"],
+        env={"BENCH_DATABASE_URL": database_url},
+        ready_path="/claims/0",
     )
 
 
