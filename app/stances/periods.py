@@ -20,8 +20,7 @@ from app.claims.models import Claim
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods_model import ClaimStatusPeriod
-from app.stances.rules import ClaimStatus
-from app.stances.timeline import HistoryStance, Period, replay
+from app.stances.timeline import HistoryStance, Period, replay, status_since
 
 _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
@@ -167,28 +166,33 @@ def _plan(claim_pk: int, stored: list[Any], expected: list[Period]) -> _Plan:
     kept = {_stored_key(r) for r in stored} & set(wanted)
     removed = [r for r in stored if _stored_key(r) not in kept]
     added = [p for key, p in wanted.items() if key not in kept]
-    since = None
-    if expected and expected[-1].status != ClaimStatus.unsourced:
-        since = expected[-1].status_since
+    change = PeriodsChange(
+        bool(removed or added), _rewrites_history(stored, removed, added), status_since(expected)
+    )
+    rows = [_row(claim_pk, p) for p in added]
+    return _Plan(claim_pk, [r.id for r in removed], rows, change)
+
+
+def _rewrites_history(stored: list[Any], removed: list[Any], added: list[Period]) -> bool:
+    """Whether the change touches the past: a closed period goes, or a new one begins before
+    the period that held until now."""
     last_start = max((r.valid_from for r in stored), default=None)
-    rewritten = any(r.valid_to is not None for r in removed) or (
+    return any(r.valid_to is not None for r in removed) or (
         last_start is not None and any(p.valid_from < last_start for p in added)
     )
-    rows = [
-        {
-            "claim_id": claim_pk,
-            "valid_from": p.valid_from,
-            "valid_to": p.valid_to,
-            "status": p.status.value,
-            "asserting_sources": p.asserting_sources,
-            "denying_sources": p.denying_sources,
-            "status_since": p.status_since,
-            "changed_by_stance_id": p.changed_by,
-        }
-        for p in added
-    ]
-    change = PeriodsChange(bool(removed or added), rewritten, since)
-    return _Plan(claim_pk, [r.id for r in removed], rows, change)
+
+
+def _row(claim_pk: int, p: Period) -> dict[str, Any]:
+    return {
+        "claim_id": claim_pk,
+        "valid_from": p.valid_from,
+        "valid_to": p.valid_to,
+        "status": p.status.value,
+        "asserting_sources": p.asserting_sources,
+        "denying_sources": p.denying_sources,
+        "status_since": p.status_since,
+        "changed_by_stance_id": p.changed_by,
+    }
 
 
 def _write(plans: list[_Plan], conn: Connection) -> None:

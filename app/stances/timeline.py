@@ -139,6 +139,13 @@ def replay(stances: Iterable[HistoryStance]) -> list[Period]:
     return periods
 
 
+def status_since(periods: list[Period]) -> datetime | None:
+    """When the current status of a claim with these periods began; None while unsourced."""
+    if periods and periods[-1].status != ClaimStatus.unsourced:
+        return periods[-1].status_since
+    return None
+
+
 def period_at(periods: list[Period], as_of: datetime | None) -> Period | None:
     """The period holding at `as_of` (now for None); None while unsourced. Periods are
     contiguous, so it is the last one begun by then."""

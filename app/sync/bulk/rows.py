@@ -14,8 +14,8 @@ from app.claims.models import Claim
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
 from app.stances.periods_model import ClaimStatusPeriod
-from app.stances.rules import ClaimStatus, affiliation_key
-from app.stances.timeline import Period
+from app.stances.rules import affiliation_key
+from app.stances.timeline import Period, status_since
 from app.sync.bulk.records import ClaimRecord, SourceRecord
 from app.verdicts.models import Verdict
 
@@ -188,9 +188,7 @@ def claim_row(
     now: datetime,
 ) -> tuple[Any, ...]:
     status, asserting, denying = derived
-    since = None
-    if periods and periods[-1].status != ClaimStatus.unsourced:
-        since = periods[-1].status_since
+    since = status_since(periods)
     return (
         pk,
         r.text,
