@@ -23,6 +23,7 @@ from app.http.response_cache import ResponseCache, data_version_of
 from app.ops import health
 from app.ops.logs import configure_logging
 from app.ops.migrate import migration_head
+from app.reports import routes as reports
 from app.sources import routes as sources
 from app.stances import routes as stances
 from app.sync import routes as sync
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "claims", "description": "Checkable statements and their derived status."},
             {"name": "sources", "description": "Who takes positions on claims."},
+            {"name": "reports", "description": "The articles through which stances are known."},
             {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
             {"name": "health", "description": "Liveness and readiness probes."},
             {"name": "sync", "description": "Bulk import, export and the change feed."},
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verdicts.router,
         sources.router,
         stances.source_stances,
+        reports.router,
         health.router,
         webhooks.router,
         sync.changes_router,
@@ -114,7 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ResponseCache, version=version, max_bytes=settings.response_cache_bytes)
     app.add_middleware(IdempotencyKeys, engine=engine)
     app.add_middleware(MediaTypeCheck)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/reports": settings.max_report_body_bytes},
+    )
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     if settings.cors_origins:

@@ -11,6 +11,9 @@ from typing import TypeVar
 class StanceKind(StrEnum):
     asserts = "asserts"
     denies = "denies"
+    # The source withdraws its earlier position without taking the opposite one: current
+    # like any other stance, it counts neither as asserting nor as denying.
+    retracts = "retracts"
 
 
 class ClaimStatus(StrEnum):
@@ -57,6 +60,8 @@ class CurrentStance:
     source_id: int
     source_name: str
     affiliation: str | None
+    # The report through which we know of the stance, if any.
+    report_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,12 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     current = list(stances)
     asserting = [s for s in current if s.stance == StanceKind.asserts]
     denying = [s for s in current if s.stance == StanceKind.denies]
+    retracting = [s for s in current if s.stance == StanceKind.retracts]
     status = status_of(len(asserting), len(denying), len({_camp(s) for s in asserting}))
 
-    if status == ClaimStatus.unsourced:
+    if status == ClaimStatus.unsourced and retracting:
+        explanation = "unsourced: no source holds a position on it"
+    elif status == ClaimStatus.unsourced:
         explanation = "unsourced: no source has taken a position on it"
     elif status == ClaimStatus.denied:
         explanation = f"denied: {_describe('denied', denying)}, asserted by none"
@@ -123,4 +131,10 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
         explanation = (
             f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"
         )
+    if retracting:
+        explanation += f"; {_describe('withdrawn', retracting)}"
+    reports = {s.report_id for s in current if s.report_id is not None}
+    if reports:
+        noun = "report" if len(reports) == 1 else "reports"
+        explanation += f"; known through {len(reports)} {noun}"
     return DerivedStatus(status, len(asserting), len(denying), explanation)
