@@ -45,6 +45,7 @@ class ClaimFilters:
     source_id: list[str] = field(default_factory=list)
     source_kind: list[SourceKind] = field(default_factory=list)
     affiliation: list[str] = field(default_factory=list)
+    report_id: list[str] = field(default_factory=list)
     q: str | None = None
     tag: list[str] = field(default_factory=list)
     place: list[str] = field(default_factory=list)
@@ -84,14 +85,21 @@ def conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[bo
 
 def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | None:
     """One current stance must match every stance-side filter given, together."""
-    if not (filters.stance or filters.source_id or filters.source_kind or filters.affiliation):
+    if not (
+        filters.stance
+        or filters.source_id
+        or filters.source_kind
+        or filters.affiliation
+        or filters.report_id
+    ):
         return None
     matching = select(Stance.id).where(Stance.claim_id == Claim.id, col(Stance.is_current))
     if filters.stance:
         matching = matching.where(col(Stance.stance).in_([s.value for s in filters.stance]))
     if filters.source_id:
-        ids = [int(v) for v in filters.source_id if v.isascii() and v.isdigit() and len(v) <= 18]
-        matching = matching.where(col(Stance.source_id).in_(ids))
+        matching = matching.where(col(Stance.source_id).in_(_ids(filters.source_id)))
+    if filters.report_id:
+        matching = matching.where(col(Stance.report_id).in_(_ids(filters.report_id)))
     if filters.source_kind or filters.affiliation:
         matching = matching.join(Source, col(Source.id) == Stance.source_id)
         if filters.source_kind:
@@ -100,6 +108,11 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
             keys = [affiliation_key(a) for a in filters.affiliation]
             matching = matching.where(col(Source.affiliation_key).in_(keys))
     return exists(matching)
+
+
+def _ids(values: list[str]) -> list[int]:
+    """The values that can be ids: any other matches nothing (a filter, not a lookup)."""
+    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
 
 
 def _words(q: str) -> list[str]:
