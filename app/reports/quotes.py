@@ -49,12 +49,14 @@ def normalise(text: str) -> str:
 
 def quote_found(quote: str | None, text: str | None) -> bool | None:
     """Whether `quote` occurs in `text` (both normalised); None without a quote or a text."""
-    if quote is None or text is None:
+    return found_in(quote, None if text is None else normalise(text))
+
+
+def found_in(quote: str | None, text_key: str | None) -> bool | None:
+    """quote_found over a text normalised already (a report's stored text_key)."""
+    if quote is None or text_key is None or not (key := normalise(quote)):
         return None
-    key = normalise(quote)
-    if not key:
-        return None
-    return key in normalise(text)
+    return key in text_key
 
 
 def like_pattern(quote: str | None) -> str | None:

@@ -14,9 +14,9 @@ from app.core.errors import Conflict
 from app.core.fields import HttpUrlStr, PublicId
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
+from app.reports.models import Report
 from app.sources.models import Source, SourceKind, name_key
 from app.stances.rules import ClaimStatus
-from app.reports.models import Report
 from app.verdicts.claimreview import (
     Appearance,
     ClaimReviewIn,

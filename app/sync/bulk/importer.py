@@ -1,5 +1,5 @@
-"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, claims, stances and verdicts,
-a batch per transaction, in set-based statements.
+"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, reports, claims, stances and
+verdicts, a batch per transaction, in set-based statements.
 
 The one-by-one API locks a claim and re-derives its status per stance; a bulk load of
 100,000 stances cannot afford that. Here each batch is validated whole, then written with
@@ -26,7 +26,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -44,6 +44,8 @@ from app.core.fields import (
     ShortText,
     Tag,
 )
+from app.reports.models import Report, ReportText, Title, url_key
+from app.reports.quotes import found_in, normalise
 from app.sources.models import Source, SourceKind, name_key
 from app.stances.models import Stance
 from app.stances.rules import (
@@ -99,6 +101,21 @@ class SourceRecord(_Line):
     updated_at: AwareDatetime | None = None
 
 
+class ReportRecord(_Line):
+    type: Literal["report"]
+    id: FileRef
+    url: HttpUrlStr
+    title: Title | None = None
+    publisher_id: FileRef | None = None
+    published_at: AwareDatetime | None = None
+    language: LanguageTag = "en"
+    text: ReportText | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    # Written by export, kept by the database on import.
+    stance_count: int | None = None
+
+
 class ClaimRecord(_Line):
     type: Literal["claim"]
     id: FileRef
@@ -131,9 +148,11 @@ class StanceRecord(_Line):
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
+    report_id: FileRef | None = None
     created_at: AwareDatetime | None = None
     # Written by export, recomputed on import.
     current: bool | None = None
+    quote_found: bool | None = None
 
 
 class VerdictRecord(_Line):
@@ -152,8 +171,8 @@ class VerdictRecord(_Line):
     updated_at: AwareDatetime | None = None
 
 
-Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
-DataRecord = SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
+Record = HeaderRecord | SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
+DataRecord = SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
 _RECORD = TypeAdapter[Record](Annotated[Record, Field(discriminator="type")])
 
 
@@ -183,6 +202,8 @@ class ImportCounts:
     lines: int = 0
     sources_created: int = 0
     sources_matched: int = 0
+    reports_created: int = 0
+    reports_matched: int = 0
     claims_created: int = 0
     stances_created: int = 0
     verdicts_written: int = 0
@@ -208,7 +229,11 @@ class Importer:
     counts: ImportCounts = field(default_factory=ImportCounts)
     source_ids: dict[str, int] = field(default_factory=dict)
     claim_ids: dict[str, int] = field(default_factory=dict)
+    report_ids: dict[str, int] = field(default_factory=dict)
+    # Each imported report's url and normalised text: what its stances take from it.
+    _reports: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     _source_labels: set[str] = field(default_factory=set)
+    _report_labels: set[str] = field(default_factory=set)
     _claim_labels: set[str] = field(default_factory=set)
     _stance_labels: set[str] = field(default_factory=set)
     # Name and affiliation of the sources read (and, on PostgreSQL, locked FOR SHARE) in
@@ -244,6 +269,9 @@ class Importer:
             return
         if isinstance(record, StanceRecord):
             labels = self._stance_labels
+        elif isinstance(record, ReportRecord):
+            labels = self._report_labels
+            self._check_publisher(number, record)
         elif isinstance(record, ClaimRecord):
             labels = self._claim_labels
         else:
@@ -259,7 +287,24 @@ class Importer:
             self._check_references(number, record)
         labels.add(record.id)
 
+    def _check_publisher(self, number: int, record: ReportRecord) -> None:
+        if record.publisher_id is not None and record.publisher_id not in self._source_labels:
+            raise LineError.one(
+                number,
+                f"no earlier source line has id '{record.publisher_id}'",
+                "unknown_source",
+                "publisher_id",
+            )
+
     def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
+        report_id = getattr(record, "report_id", None)
+        if report_id is not None and report_id not in self._report_labels:
+            raise LineError.one(
+                number,
+                f"no earlier report line has id '{report_id}'",
+                "unknown_report",
+                "report_id",
+            )
         if record.claim_id not in self._claim_labels:
             raise LineError.one(
                 number,
@@ -290,6 +335,13 @@ class Importer:
             raise Conflict(
                 "A source of this batch was created by another writer at the same time; "
                 "retry the import (sources are matched by name)."
+            ) from None
+        try:
+            self._write_reports(conn, [r for r in records if isinstance(r, ReportRecord)], now)
+        except IntegrityError:
+            raise Conflict(
+                "A report of this batch was created by another writer at the same time; "
+                "retry the import (reports are matched by url)."
             ) from None
 
         # Earlier batches' claims that get new stances: their stored current stances count.
@@ -356,7 +408,7 @@ class Importer:
                         rows.time(stated_at),
                         r.url,
                         r.quote,
-                        r.reported_via,
+                        *self._citation(r),
                         r.note,
                         current,
                         rows.time(r.created_at or now),
@@ -385,6 +437,49 @@ class Importer:
         self.counts.claims_created += len(claims)
         self.counts.stances_created += len(stances)
         self._write_verdicts(rows, [r for r in records if isinstance(r, VerdictRecord)], now)
+
+    def _citation(self, record: StanceRecord) -> tuple[str | None, int | None, bool | None]:
+        """(reported_via, report_id, quote_found) of a stance, as the API would make them."""
+        if record.report_id is None:
+            return record.reported_via, None, None
+        pk = self.report_ids[record.report_id]
+        url, text_key = self._reports[pk]
+        return record.reported_via or url, pk, found_in(record.quote, text_key)
+
+    def _write_reports(self, conn: Connection, reports: list[ReportRecord], now: datetime) -> None:
+        """Reports one statement each (they are few next to stances); a report whose url
+        is already stored is that report, as a source's name is that source."""
+        table = Report.__table__  # type: ignore[attr-defined]
+        for record in reports:
+            key = url_key(record.url)
+            found = conn.execute(
+                select(table.c.id, table.c.url, table.c.text_key).where(table.c.url_key == key)
+            ).first()
+            if found is not None:
+                self.report_ids[record.id] = found.id
+                self._reports[found.id] = (found.url, found.text_key)
+                self.counts.reports_matched += 1
+                continue
+            text_key = None if record.text is None else normalise(record.text)
+            values = record.model_dump(
+                exclude={"type", "id", "publisher_id", "stance_count", "created_at", "updated_at"}
+            )
+            pk = conn.execute(
+                insert(table).values(
+                    **values,
+                    url_key=key,
+                    text_key=text_key,
+                    publisher_id=None
+                    if record.publisher_id is None
+                    else self.source_ids[record.publisher_id],
+                    stance_count=0,
+                    created_at=record.created_at or now,
+                    updated_at=record.updated_at or now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            self.report_ids[record.id] = pk
+            self._reports[pk] = (record.url, text_key)
+            self.counts.reports_created += 1
 
     def _write_verdicts(
         self, rows: "_DriverRows", verdicts: list[VerdictRecord], now: datetime
@@ -488,7 +583,7 @@ def _line_errors(number: int, exc: ValidationError) -> list[FieldError]:
         loc = [str(part) for part in error.get("loc", ())]
         if error["type"] in ("json_invalid", "json_type"):
             loc = []
-        elif loc and loc[0] in ("header", "source", "claim", "stance", "verdict"):
+        elif loc and loc[0] in ("header", "source", "report", "claim", "stance", "verdict"):
             loc = loc[1:]  # the discriminator's tag, not a field of the line
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         errors.append(_field_error(number, ".".join(loc), message, str(error["type"])))
@@ -577,6 +672,8 @@ STANCE_COLUMNS = (
     "url",
     "quote",
     "reported_via",
+    "report_id",
+    "quote_found",
     "note",
     "is_current",
     "created_at",
