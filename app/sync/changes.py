@@ -154,9 +154,11 @@ def _live(session: Session, rows: list[SyncChange], table: Any, kind: ChangeType
     pks = [r.resource_id for r in rows if r.resource_type == kind and r.deleted_at is None]
     if not pks:
         return {}
-    return {
-        record.id: record for record in session.exec(select(table).where(col(table.id).in_(pks)))
-    }
+    query = select(table).where(col(table.id).in_(pks))
+    if table is Report:
+        # The feed carries reports without their text, which may be 500,000 characters.
+        query = query.options(defer(Report.text), defer(Report.text_key))  # type: ignore[arg-type]
+    return {record.id: record for record in session.exec(query)}
 
 
 def _with_records(session: Session, rows: list[SyncChange]) -> list[Change]:

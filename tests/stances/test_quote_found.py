@@ -13,7 +13,7 @@ from tests.helpers import add_stance, error_fields, make_claim, make_source, pro
 TEXT = (
     "On Thursday, Syrian insurgents claimed to have entered parts of the central city of "
     "Hama.\n\nWhile Syrian state media confirmed violent clashes, they denied that insurgents "
-    "had breached the city itself. The city’s “full control” 100% under_score a/b.\n"
+    "had breached the city itself. The city\u2019s \u201cfull control\u201d 100% under_score a/b.\n"
     "قال المتمرِّدون إنَّهم دخلوا مدينة حماة"
 )
 # (quote, found in TEXT)
@@ -24,7 +24,7 @@ CASES = [
     ("Hama. While\tSyrian", True),
     ("  entered parts  ", True),  # surrounding whitespace does not count
     ('The city\'s "full control"', True),  # straight quotes for curly ones
-    ("The city‘s ‟full control”", True),  # any curly form
+    ("The city\u2018s \u201ffull control\u201d", True),  # any curly form
     ("قال المتمردون إنهم دخلوا", True),  # without the harakat of the text
     ("دَخَلُوا مَدِينَةَ حَمَاة", True),  # with harakat the text lacks
     ("دخلـــوا مدينة", True),  # a tatweel

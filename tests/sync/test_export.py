@@ -52,7 +52,8 @@ def _build(client: TestClient, auth: dict[str, str]) -> str:
                 "title": "Insurgents enter Hama",
                 "publisher_id": wire["id"],
                 "published_at": "2024-12-05T11:21:00Z",
-                "text": "State media said: “we denied it”.\nقالوا إنهم دخلوا المدينة",
+                "text": "State media said: \u201cwe denied it\u201d.\n"
+                + "قالوا إنهم دخلوا المدينة",
             },
             {"url": "https://example.org/gone"},
             {"url": "https://sana.sy/hama", "language": "ar"},
