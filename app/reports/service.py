@@ -140,10 +140,8 @@ def _cited(report_id: str, count: int | None) -> Conflict:
         if count is None
         else ("1 stance cites it" if count == 1 else f"{count} stances cite it")
     )
-    return Conflict(
-        f"Report '{report_id}' cannot be deleted while {how_many}; "
-        "delete or re-cite those stances first."
-    )
+    # Stances are the record of what was said: the report they cite stays with them.
+    return Conflict(f"Report '{report_id}' cannot be deleted: {how_many}.")
 
 
 def list_reports(
