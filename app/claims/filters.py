@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, exists, func, literal_column, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    column,
+    exists,
+    func,
+    literal_column,
+    text,
+)
 from sqlmodel import Session, col, select
 
 from app.claims.models import Claim, ClaimTag
@@ -99,7 +108,10 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     if filters.source_id:
         matching = matching.where(col(Stance.source_id).in_(_ids(filters.source_id)))
     if filters.report_id:
-        matching = matching.where(col(Stance.report_id).in_(_ids(filters.report_id)))
+        # The unary + keeps SQLite probing each claim's few stances by claim_id rather than
+        # every stance of the report per claim walked (a wire story is cited by hundreds).
+        report_id = literal_column("+stance.report_id", BigInteger)
+        matching = matching.where(report_id.in_(_ids(filters.report_id)))
     if filters.source_kind or filters.affiliation:
         matching = matching.join(Source, col(Source.id) == Stance.source_id)
         if filters.source_kind:

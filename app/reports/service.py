@@ -3,14 +3,14 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.reports.models import Report, ReportCreate, ReportUpdate, url_key
 from app.reports.quotes import normalise, quote_found
 from app.sources.models import Source
@@ -152,20 +152,34 @@ def list_reports(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Report], str | None]:
-    """Newest published first, reports without a date last, ties by id (newest first)."""
+    """Newest published first, reports without a date last, ties by id (newest first).
+
+    Two walks of the (published_at, id) index rather than one ORDER BY ... NULLS LAST,
+    which neither engine serves from a plain index: the dated reports newest first, then,
+    if the page is not full, the undated ones by id. The cursor says which walk it is in."""
     query = select(Report)
     if publisher_id is not None:
         query = query.where(Report.publisher_id == _id_or_none(publisher_id))
     if url is not None:
         query = query.where(Report.url_key == url_key(url), Report.url == url)
+    after_at: datetime | None = None
+    after_id = 0
+    undated_only = False
     if cursor:
-        query = query.where(_after(*decode_cursor(cursor, LIST_SORT, datetime, nullable=True)))
-    published = col(Report.published_at)
-    rows = list(
-        session.exec(
-            query.order_by(published.desc().nulls_last(), col(Report.id).desc()).limit(limit + 1)
-        )
-    )
+        after_at, after_id = decode_cursor(cursor, LIST_SORT, datetime, nullable=True)
+        undated_only = after_at is None
+    published, pk = col(Report.published_at), col(Report.id)
+    rows: list[Report] = []
+    if not undated_only:
+        dated = query.where(published.is_not(None))
+        if after_at is not None:
+            dated = dated.where(keyset_after(published, pk, after_at, after_id, descending=True))
+        rows += session.exec(dated.order_by(published.desc(), pk.desc()).limit(limit + 1))
+    if len(rows) <= limit:
+        undated = query.where(published.is_(None))
+        if undated_only:
+            undated = undated.where(pk < after_id)
+        rows += session.exec(undated.order_by(pk.desc()).limit(limit + 1 - len(rows)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -177,19 +191,6 @@ def list_reports(
 def _id_or_none(value: str) -> int | None:
     """A filter's id: one that cannot be an id matches nothing (never a 422)."""
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else -1
-
-
-def _after(published_at: datetime | None, report_id: int) -> ColumnElement[bool]:
-    """Reports after (published_at, id) in the list's order: dated ones newest first, then
-    the undated ones; the keyset says where the cursor's row sits in both parts."""
-    published, pk = col(Report.published_at), col(Report.id)
-    if published_at is None:
-        return and_(published.is_(None), pk < report_id)
-    return or_(
-        published < published_at,
-        and_(published == published_at, pk < report_id),
-        published.is_(None),
-    )
 
 
 def _commit(session: Session, key: str) -> None:
