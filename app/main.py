@@ -1,25 +1,26 @@
 """The application factory."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
-from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 
 from app.claims import routes as claims
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.desk import routes as desk
 from app.http.context import RequestContext
 from app.http.docs import install_docs
 from app.http.idempotency.middleware import IdempotencyKeys
 from app.http.limits import BodySizeLimit, MediaTypeCheck
 from app.http.openapi import install_openapi
 from app.http.ratelimit import RateLimit
-from app.http.response_cache import ResponseCache, data_version_of
+from app.http.response_cache import DataVersion, ResponseCache, data_version_of
 from app.ops import health
 from app.ops.logs import configure_logging
 from app.ops.migrate import migration_head
@@ -41,8 +42,45 @@ Errors are `application/problem+json` (RFC 9457). Lists use opaque keyset cursor
 """
 
 
-def _operation_id(route: APIRoute) -> str:
-    return route.name
+OPENAPI_TAGS = [
+    {"name": "claims", "description": "Checkable statements and their derived status."},
+    {"name": "sources", "description": "Who takes positions on claims."},
+    {"name": "reports", "description": "The articles through which stances are known."},
+    {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+    {"name": "sync", "description": "Bulk import, export and the change feed."},
+    {"name": "webhooks", "description": "Signed event deliveries to your URLs (admin keys only)."},
+]
+ROUTERS = (
+    claims.router,
+    stances.claim_stances,
+    verdicts.router,
+    sources.router,
+    stances.source_stances,
+    reports.router,
+    health.router,
+    webhooks.router,
+    sync.changes_router,
+    sync.router,
+)
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "X-Request-ID",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "Location",
+    "ETag",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Retry-After",
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +88,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     engine = make_engine(settings)
     version = data_version_of(engine, settings)
+    app = FastAPI(
+        title="claims-api",
+        openapi_tags=OPENAPI_TAGS,
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan(engine, settings, version),
+        # Served by install_docs from vendored assets, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.migration_head = migration_head()
+    install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # The desk's pages are not part of the API: they stay out of the OpenAPI document.
+    app.include_router(desk.router, include_in_schema=False)
+    app.add_api_route(
+        "/problems/{slug}",
+        _problem_type,
+        include_in_schema=False,
+        response_class=PlainTextResponse,
+    )
+    _add_middleware(app, settings, engine, version)
+    return app
 
+
+def _lifespan(
+    engine: Engine, settings: Settings, version: DataVersion | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The webhook sender runs beside the server unless CLAIMS_WEBHOOK_SENDER=false.
@@ -62,54 +132,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             version.close()
         engine.dispose()
 
-    app = FastAPI(
-        title="claims-api",
-        openapi_tags=[
-            {"name": "claims", "description": "Checkable statements and their derived status."},
-            {"name": "sources", "description": "Who takes positions on claims."},
-            {"name": "reports", "description": "The articles through which stances are known."},
-            {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
-            {"name": "health", "description": "Liveness and readiness probes."},
-            {"name": "sync", "description": "Bulk import, export and the change feed."},
-            {
-                "name": "webhooks",
-                "description": "Signed event deliveries to your URLs (admin keys only).",
-            },
-        ],
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        generate_unique_id_function=_operation_id,
-        # Served by install_docs from vendored assets, not from a CDN.
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.migration_head = migration_head()
-    install_error_handlers(app)
-    install_openapi(app)
-    install_docs(app)
-    for router in (
-        claims.router,
-        stances.claim_stances,
-        verdicts.router,
-        sources.router,
-        stances.source_stances,
-        reports.router,
-        health.router,
-        webhooks.router,
-        sync.changes_router,
-        sync.router,
-    ):
-        app.include_router(router)
+    return lifespan
 
-    @app.get("/problems/{slug}", include_in_schema=False, response_class=PlainTextResponse)
-    def problem_type(slug: str) -> str:
-        if slug not in PROBLEM_TYPES:
-            raise NotFound(f"No problem type '{slug[:40]}'.")
-        return f"{slug}: {PROBLEM_TYPES[slug]}\n"
 
+def _problem_type(slug: str) -> str:
+    if slug not in PROBLEM_TYPES:
+        raise NotFound(f"No problem type '{slug[:40]}'.")
+    return f"{slug}: {PROBLEM_TYPES[slug]}\n"
+
+
+def _add_middleware(
+    app: FastAPI, settings: Settings, engine: Engine, version: DataVersion | None
+) -> None:
     # Added last runs first: request id and headers wrap everything, then CORS, limits,
     # media types, the idempotency keys, which read bodies already limited, and innermost
     # the cache of open reads, so that everything above applies to its answers too.
@@ -129,25 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "X-Request-ID",
-                "Idempotency-Key",
-                "If-Match",
-                "If-None-Match",
-            ],
-            expose_headers=[
-                "Link",
-                "Location",
-                "ETag",
-                "Idempotent-Replayed",
-                "X-Request-ID",
-                "RateLimit",
-                "RateLimit-Policy",
-                "Retry-After",
-            ],
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
             max_age=600,
         )
     app.add_middleware(RequestContext)
-    return app

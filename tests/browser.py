@@ -5,6 +5,7 @@ on fd 4, as NUL-terminated JSON. That is enough to open a page, record every req
 makes (Network.requestWillBeSent), collect console and CSP errors, and read the DOM.
 """
 
+import base64
 import json
 import os
 import queue
@@ -53,6 +54,7 @@ class PageVisit:
     errors: list[str] = field(default_factory=list)  # console errors, exceptions, CSP
     html: str = ""
     text: str = ""
+    ready: bool = False  # whether ready_js became true before the timeout
 
 
 class Chromium:
@@ -132,18 +134,38 @@ class Chromium:
     ) -> Any:
         return self._pump(time.monotonic() + 30, visit, self._send(method, session, **params))
 
-    def visit(self, url: str, ready_js: str, timeout: float = 30.0) -> PageVisit:
-        """Open `url`, wait until `ready_js` is true (bounded), and report what happened."""
+    def visit(
+        self,
+        url: str,
+        ready_js: str,
+        timeout: float = 30.0,
+        *,
+        width: int | None = None,
+        screenshot: Path | None = None,
+    ) -> PageVisit:
+        """Open `url`, wait until `ready_js` is true (bounded), and report what happened;
+        optionally in a window `width` CSS pixels wide, saving the whole page as a PNG."""
         visit = PageVisit()
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Network", "Log", "Runtime", "Page"):
             self.call(f"{domain}.enable", session, visit)
+        if width is not None:
+            self.call(
+                "Emulation.setDeviceMetricsOverride",
+                session,
+                visit,
+                width=width,
+                height=800,
+                deviceScaleFactor=1,
+                mobile=width < 600,
+            )
         self.call("Page.navigate", session, visit, url=url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             answer = self.call("Runtime.evaluate", session, visit, expression=ready_js)
             if answer["result"].get("value") is True:
+                visit.ready = True
                 break
             self._pump(time.monotonic() + 0.25, visit)
         # Let late requests (fonts, images, workers) show up before reading the record.
@@ -154,6 +176,18 @@ class Chromium:
         ):
             answer = self.call("Runtime.evaluate", session, visit, expression=expression)
             setattr(visit, attribute, answer["result"].get("value", ""))
+        if screenshot is not None:
+            size = self.call("Page.getLayoutMetrics", session, visit)["cssContentSize"]
+            page = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+            shot = self.call(
+                "Page.captureScreenshot",
+                session,
+                visit,
+                format="png",
+                clip=page,
+                captureBeyondViewport=True,
+            )
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
         self.call("Target.closeTarget", targetId=target)
         return visit
 

@@ -67,6 +67,11 @@ def _encode(rows: Iterable[Sequence[str | int]]) -> bytes:
     return buffer.getvalue().encode()
 
 
+def encode_claims(claims: Iterable[ClaimPublic]) -> bytes:
+    """These claims as a whole CSV document, header row first."""
+    return _encode([COLUMNS, *(_row(claim) for claim in claims)])
+
+
 def csv_response(
     *,
     engine: Engine,

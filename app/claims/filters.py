@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlmodel import Session, col, select
 
 from app.claims.models import Claim, ClaimTag
+from app.core.ids import id_or_none
 from app.sources.models import Source, SourceKind
 from app.stances.models import Stance
 from app.stances.rules import ClaimStatus, StanceKind, affiliation_key
@@ -113,18 +114,25 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
         report_id = literal_column("+stance.report_id", BigInteger)
         matching = matching.where(report_id.in_(_ids(filters.report_id)))
     if filters.source_kind or filters.affiliation:
-        matching = matching.join(Source, col(Source.id) == Stance.source_id)
-        if filters.source_kind:
-            matching = matching.where(col(Source.kind).in_([k.value for k in filters.source_kind]))
-        if filters.affiliation:
-            keys = [affiliation_key(a) for a in filters.affiliation]
-            matching = matching.where(col(Source.affiliation_key).in_(keys))
+        matching = matching.join(Source, col(Source.id) == Stance.source_id).where(
+            *_source_conditions(filters)
+        )
     return exists(matching)
 
 
 def _ids(values: list[str]) -> list[int]:
     """The values that can be ids: any other matches nothing (a filter, not a lookup)."""
-    return [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+    return [pk for pk in map(id_or_none, values) if pk is not None]
+
+
+def _source_conditions(filters: ClaimFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.source_kind:
+        conditions.append(col(Source.kind).in_([k.value for k in filters.source_kind]))
+    if filters.affiliation:
+        keys = [affiliation_key(a) for a in filters.affiliation]
+        conditions.append(col(Source.affiliation_key).in_(keys))
+    return conditions
 
 
 def _words(q: str) -> list[str]:

@@ -32,6 +32,7 @@ from app.verdicts.rating import Rating
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
 
+# long: one parameter per filter of the contract, each documented for the OpenAPI document
 @router.get(
     "",
     operation_id="list_claims",

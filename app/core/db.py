@@ -6,25 +6,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from app.core.config import Settings
 from app.core.db_bounds import bound_postgres, bound_sqlite, postgres_connect_args
 from app.core.writer_queue import QueuedWriterConnection
-
-# Stable constraint names, so migrations can name what they drop on both engines.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_N_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-SQLModel.metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 WRITE_OPTION = "claims_write"
 SQLITE_BEGIN_RETRIES = 5

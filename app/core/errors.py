@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.paths import path_operations
+
 log = logging.getLogger("claims_api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -162,8 +164,6 @@ _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
 def _allowed_methods(request: Request, fallback: str | None) -> str | None:
     """Every method the OpenAPI document gives this path: Starlette's own 405 names only
     the first route that matched the path, where RFC 9110 wants them all."""
-    from app.http.openapi import path_operations  # the document imports this module
-
     operations = path_operations(request.app, request.url.path)
     if operations is None:
         return fallback  # a path outside the document (the docs pages): Starlette's answer

@@ -9,6 +9,18 @@ from pydantic_core import CoreSchema
 from sqlalchemy import BigInteger, CheckConstraint, Integer
 from sqlmodel import SQLModel
 
+# Stable constraint names, so migrations can name what they drop on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# Set on SQLModel's own metadata, which every table module reaches through this module
+# (IdType) before it defines a table.
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
 # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias.
 IdType = BigInteger().with_variant(Integer, "sqlite")
 

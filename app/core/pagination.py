@@ -43,11 +43,25 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+def encode_token(parts: list[Any]) -> str:
+    """An opaque, URL-safe token of JSON values (a cursor, a feed position)."""
+    raw = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, invalid: Exception) -> Any:
+    """The JSON values of a token we issued; `invalid` for anything that is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        return json.loads(raw.decode())
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid from None
+
+
 def encode_cursor(sort: str, value: Any, row_id: int) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
-    raw = json.dumps([sort, value, row_id], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_token([sort, value, row_id])
 
 
 def decode_cursor(
@@ -59,9 +73,8 @@ def decode_cursor(
         "query", "cursor", "is not a cursor this list issued", "invalid_cursor"
     )
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, row_id = json.loads(raw.decode())
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        cursor_sort, value, row_id = decode_token(cursor, invalid)
+    except (TypeError, ValueError):
         raise invalid from None
     if cursor_sort != sort:
         raise ValidationFailed.on(

@@ -15,14 +15,12 @@ from sqlmodel import Session
 from app.claims.models import Claim, ClaimPublic
 from app.core.db import utcnow
 from app.events.models import Event, EventType
-from app.stances.models import StancePublic
 
 __all__ = [
     "EventType",
     "claim_snapshot",
     "claim_snapshot_of",
     "emit",
-    "emit_stance_created",
     "emit_status_changed",
     "event_row",
 ]
@@ -68,15 +66,3 @@ def emit_status_changed(session: Session, *, claim: Claim, old_status: str) -> N
                 "new_status": claim.status,
             },
         )
-
-
-def emit_stance_created(
-    session: Session, *, stance: StancePublic, claim: Claim, old_status: str
-) -> None:
-    """stance.created, then claim.status_changed if the stance changed the status."""
-    emit(
-        session,
-        EventType.stance_created,
-        {"stance": stance.model_dump(mode="json"), "claim": claim_snapshot(claim)},
-    )
-    emit_status_changed(session, claim=claim, old_status=old_status)

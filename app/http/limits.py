@@ -3,7 +3,7 @@
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
-from app.http.openapi import path_operations
+from app.core.paths import path_operations
 
 
 class BodyTooLarge(Exception):

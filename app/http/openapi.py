@@ -1,7 +1,5 @@
 """The OpenAPI document, tidied for SDK generators: every error is problem+json only."""
 
-import functools
-import re
 from enum import StrEnum
 from typing import Any
 
@@ -85,20 +83,6 @@ def _add_links(schema: dict[str, Any]) -> None:
                         "operationId": target,
                         "parameters": parameters,
                     }
-
-
-@functools.cache  # a handful of templates; MediaTypeCheck matches them on every write
-def _template_regex(template: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
-
-
-def path_operations(app: FastAPI, path: str) -> dict[str, Any] | None:
-    """The document's operations at this concrete path ({method: operation}), if any."""
-    document = app.openapi()
-    for template, operations in document["paths"].items():
-        if _template_regex(template).fullmatch(path):
-            return dict(operations)
-    return None
 
 
 def _calls(dependant: Dependant) -> list[Any]:

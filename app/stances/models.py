@@ -97,7 +97,9 @@ class StanceCreate(RequestModel):
     )
 
 
-class StancePublic(SQLModel):
+class StanceLine(SQLModel):
+    """A stance with its source by id only: as the export file carries it."""
+
     id: PublicId
     claim_id: PublicId
     source_id: PublicId
@@ -115,6 +117,9 @@ class StancePublic(SQLModel):
         "straight/curly quotes and Arabic diacritics); null without a quote or a report text.",
     )
     created_at: datetime
+
+
+class StancePublic(StanceLine):
     source: SourceSummary
 
 

@@ -77,13 +77,14 @@ def affiliation_key(affiliation: str | None) -> str | None:
     return affiliation.strip().casefold() if affiliation and affiliation.strip() else None
 
 
-def _camp(stance: CurrentStance) -> tuple[str, str]:
+def camp(stance: CurrentStance) -> tuple[str, str]:
     """Sources sharing an affiliation form one camp; an unaffiliated source is its own."""
     key = affiliation_key(stance.affiliation)
     return ("affiliation", key) if key else ("source", str(stance.source_id))
 
 
-def _label(stance: CurrentStance) -> str:
+def camp_label(stance: CurrentStance) -> str:
+    """How a camp is named: its affiliation, or the unaffiliated source itself."""
     if stance.affiliation and stance.affiliation.strip():
         return stance.affiliation.strip()
     return f"{stance.source_name}, unaffiliated"
@@ -94,7 +95,7 @@ def _describe(verb: str, stances: list[CurrentStance]) -> str:
         return f"{verb} by none"
     labels: dict[tuple[str, str], str] = {}
     for stance in stances:
-        labels.setdefault(_camp(stance), _label(stance))
+        labels.setdefault(camp(stance), camp_label(stance))
     noun = "source" if len(stances) == 1 else "sources"
     return f"{verb} by {len(stances)} {noun} ({'; '.join(sorted(labels.values()))})"
 
@@ -119,18 +120,8 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     asserting = [s for s in current if s.stance == StanceKind.asserts]
     denying = [s for s in current if s.stance == StanceKind.denies]
     retracting = [s for s in current if s.stance == StanceKind.retracts]
-    status = status_of(len(asserting), len(denying), len({_camp(s) for s in asserting}))
-
-    if status == ClaimStatus.unsourced and retracting:
-        explanation = "unsourced: no source holds a position on it"
-    elif status == ClaimStatus.unsourced:
-        explanation = "unsourced: no source has taken a position on it"
-    elif status == ClaimStatus.denied:
-        explanation = f"denied: {_describe('denied', denying)}, asserted by none"
-    else:
-        explanation = (
-            f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"
-        )
+    status = status_of(len(asserting), len(denying), len({camp(s) for s in asserting}))
+    explanation = _explain(status, asserting, denying, withdrawn=bool(retracting))
     if retracting:
         explanation += f"; {_describe('withdrawn', retracting)}"
     reports = {s.report_id for s in current if s.report_id is not None}
@@ -138,3 +129,21 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
         noun = "report" if len(reports) == 1 else "reports"
         explanation += f"; known through {len(reports)} {noun}"
     return DerivedStatus(status, len(asserting), len(denying), explanation)
+
+
+def _explain(
+    status: ClaimStatus,
+    asserting: list[CurrentStance],
+    denying: list[CurrentStance],
+    *,
+    withdrawn: bool,
+) -> str:
+    """The sentence of the status and its inputs (before what was withdrawn, and through
+    which reports)."""
+    if status == ClaimStatus.unsourced:
+        # Sources that withdrew did take a position once: say so rather than "no source".
+        held = "holds" if withdrawn else "has taken"
+        return f"unsourced: no source {held} a position on it"
+    if status == ClaimStatus.denied:
+        return f"denied: {_describe('denied', denying)}, asserted by none"
+    return f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"

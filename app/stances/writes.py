@@ -256,25 +256,24 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
         }
     )
     body = stance.model_dump_json(by_alias=True).encode()
-    snapshot = claim_snapshot_of(
-        {
-            **claim,
-            "status": new_status,
-            "asserting_sources": asserting,
-            "denying_sources": denying,
-            "updated_at": now,
-        }
-    )
-    events = [event_row(EventType.stance_created, {"stance": json.loads(body), "claim": snapshot})]
-    if new_status != claim["status"]:
+    changed = {"status": new_status, "asserting_sources": asserting, "denying_sources": denying}
+    conn.execute(_INSERT_EVENT, _events(claim, {**changed, "updated_at": now}, body))
+    return RecordedStance(stance, body)
+
+
+def _events(claim: Any, changed: dict[str, Any], stance_body: bytes) -> list[dict[str, Any]]:
+    """The outbox rows: stance.created, then claim.status_changed if the status changed."""
+    snapshot = claim_snapshot_of({**claim, **changed})
+    stance = json.loads(stance_body)
+    events = [event_row(EventType.stance_created, {"stance": stance, "claim": snapshot})]
+    if changed["status"] != claim["status"]:
         events.append(
             event_row(
                 EventType.claim_status_changed,
-                {"claim": snapshot, "old_status": claim["status"], "new_status": new_status},
+                {"claim": snapshot, "old_status": claim["status"], "new_status": changed["status"]},
             )
         )
-    conn.execute(_INSERT_EVENT, events)
-    return RecordedStance(stance, body)
+    return events
 
 
 def _existing_source_id(source_id: str) -> int:

@@ -15,9 +15,6 @@ only rows whose transaction is older than the oldest one still running: no later
 can sort before them.
 """
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -32,7 +29,7 @@ from app.claims.models import Claim, ClaimPublic
 from app.core.db import UTCDateTime
 from app.core.errors import ValidationFailed
 from app.core.models import IdType
-from app.core.pagination import Page
+from app.core.pagination import Page, decode_token, encode_token
 from app.reports.models import Report, ReportSummary
 from app.sources.models import Source, SourcePublic
 
@@ -88,8 +85,7 @@ class ChangePage(Page[Change]):
 
 
 def encode_position(txid: int, seq: int) -> str:
-    raw = json.dumps([CURSOR_KIND, txid, seq], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_token([CURSOR_KIND, txid, seq])
 
 
 def decode_position(cursor: str) -> tuple[int, int]:
@@ -97,9 +93,8 @@ def decode_position(cursor: str) -> tuple[int, int]:
         "query", "cursor", "is not a cursor this feed issued", "invalid_cursor"
     )
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, txid, seq = json.loads(raw.decode())
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        kind, txid, seq = decode_token(cursor, invalid)
+    except (TypeError, ValueError):
         raise invalid from None
     if kind != CURSOR_KIND or type(txid) is not int or type(seq) is not int:
         raise invalid

@@ -16,35 +16,17 @@ from sqlmodel import Session, col, select
 
 from app.claims.models import Claim, ClaimPublic
 from app.core.db import utcnow
-from app.core.fields import OptionalId, PublicId
+from app.core.fields import PublicId
 from app.reports.models import Report, ReportPublic
 from app.sources.models import Source, SourcePublic
-from app.stances.models import Stance
-from app.sync.bulk.importer import FORMAT, VERSION
+from app.stances.models import Stance, StanceLine
+from app.sync.bulk.records import FORMAT, VERSION
 from app.sync.changes import current_position
 from app.verdicts.models import Verdict
 from app.verdicts.rating import Rating
 
 CHUNK = 1000
 REPORT_CHUNK = 16
-
-
-class _StanceLine(BaseModel):
-    """A stance as the file carries it: its source by id only."""
-
-    id: PublicId
-    claim_id: PublicId
-    source_id: PublicId
-    stance: str
-    stated_at: datetime
-    url: str | None
-    quote: str | None
-    reported_via: str | None
-    report_id: OptionalId
-    note: str | None
-    current: bool
-    quote_found: bool | None
-    created_at: datetime
 
 
 class _VerdictLine(BaseModel):
@@ -109,7 +91,7 @@ def export_lines(*, engine: Engine) -> Iterator[bytes]:
         for stance in _walk(session, Stance):
             yield _line(
                 "stance",
-                _StanceLine.model_validate({**stance.model_dump(), "current": stance.is_current}),
+                StanceLine.model_validate({**stance.model_dump(), "current": stance.is_current}),
             )
         for verdict in _walk(session, Verdict):
             yield _line("verdict", _VerdictLine.model_validate(verdict, from_attributes=True))

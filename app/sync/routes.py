@@ -92,7 +92,7 @@ async def import_bulk(request: Request, session: WriteSession, _key: WriteKey) -
         claims_created=counts.claims_created,
         stances_created=counts.stances_created,
         source_ids={k: str(v) for k, v in importer.source_ids.items()},
-        report_ids={k: str(v) for k, v in importer.report_ids.items()},
+        report_ids={k: str(v) for k, v in importer.reports.ids.items()},
         claim_ids={k: str(v) for k, v in importer.claim_ids.items()},
     )
 

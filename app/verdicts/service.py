@@ -13,7 +13,7 @@ from app.claims.models import Claim
 from app.claims.service import get_claim
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
-from app.core.ids import parse_id
+from app.core.ids import id_or_none
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
 from app.sources.models import Source, SourceSummary
@@ -40,9 +40,7 @@ def find_verdict(*, session: Session, claim_id: int) -> VerdictPublic | None:
 
 
 def get_verdict(*, session: Session, claim_id: str) -> VerdictPublic:
-    claim = session.get(Claim, parse_id(claim_id, "claim"))
-    if claim is None:
-        raise NotFound(f"No claim has id '{claim_id}'.")
+    claim = get_claim(session=session, claim_id=claim_id)
     verdict = find_verdict(session=session, claim_id=claim.id)  # type: ignore[arg-type]
     if verdict is None:
         raise NotFound(f"Claim '{claim_id}' has no verdict.")
@@ -109,12 +107,10 @@ def put_verdict(
     *, session: Session, claim_id: str, data: VerdictPut
 ) -> tuple[VerdictPublic, VerdictOutcome]:
     """PUT /claims/{claim_id}/verdict: create or replace, in one transaction."""
-    if session.get(Claim, parse_id(claim_id, "claim")) is None:
-        raise NotFound(f"No claim has id '{claim_id}'.")
+    get_claim(session=session, claim_id=claim_id)  # 404 before the source's 422
     source_key = data.source_id
-    source = None
-    if source_key.isascii() and source_key.isdigit() and len(source_key) <= 18:
-        source = lock_source(session=session, source_id=int(source_key))
+    source_pk = id_or_none(source_key)
+    source = None if source_pk is None else lock_source(session=session, source_id=source_pk)
     if source is None:
         raise ValidationFailed.on(
             "body", "source_id", f"No source has id '{source_key}'.", "unknown_source"

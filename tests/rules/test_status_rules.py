@@ -11,42 +11,44 @@ def s(stance: StanceKind, source_id: int, affiliation: str | None) -> CurrentSta
     return CurrentStance(stance, source_id, f"source {source_id}", affiliation)
 
 
-@pytest.mark.parametrize(
-    ("stances", "status", "asserting", "denying"),
-    [
-        ([], ClaimStatus.unsourced, 0, 0),
-        ([s(A, 1, "Syrian opposition")], ClaimStatus.asserted, 1, 0),
-        ([s(A, 1, None)], ClaimStatus.asserted, 1, 0),
-        ([s(A, 1, "Syrian opposition"), s(A, 2, "Syrian opposition")], ClaimStatus.asserted, 2, 0),
-        (
-            [s(A, 1, "Syrian opposition"), s(A, 2, " syrian OPPOSITION ")],
-            ClaimStatus.asserted,
-            2,
-            0,
-        ),
-        (
-            [s(A, 1, "Syrian opposition"), s(A, 2, "Syrian government")],
-            ClaimStatus.corroborated,
-            2,
-            0,
-        ),
-        ([s(A, 1, None), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
-        ([s(A, 1, "Syrian opposition"), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
-        ([s(D, 1, "Syrian government")], ClaimStatus.denied, 0, 1),
-        ([s(D, 1, "Syrian government"), s(D, 2, "Russia")], ClaimStatus.denied, 0, 2),
-        ([s(A, 1, "Syrian opposition"), s(D, 2, "Syrian government")], ClaimStatus.disputed, 1, 1),
-        ([s(A, 1, "X"), s(A, 2, "Y"), s(D, 3, "X")], ClaimStatus.disputed, 2, 1),
-        # A retraction counts neither way: it is as if the source had no position.
-        ([s(R, 1, "Syrian government")], ClaimStatus.unsourced, 0, 0),
-        ([s(R, 1, "X"), s(R, 2, "Y")], ClaimStatus.unsourced, 0, 0),
-        ([s(A, 1, "Syrian opposition"), s(R, 2, "Syrian government")], ClaimStatus.asserted, 1, 0),
-        ([s(D, 1, "Syrian government"), s(R, 2, "Syrian opposition")], ClaimStatus.denied, 0, 1),
-        ([s(A, 1, "X"), s(D, 2, "Y"), s(R, 3, "Z")], ClaimStatus.disputed, 1, 1),
-        # A retracting source is no camp: one asserting camp stays asserted.
-        ([s(A, 1, "X"), s(R, 2, "Y")], ClaimStatus.asserted, 1, 0),
-        ([s(A, 1, "X"), s(A, 2, "Y"), s(R, 3, None)], ClaimStatus.corroborated, 2, 0),
-    ],
-)
+# Every case of the rule: also run through the SQL of the write path on both engines
+# (tests/stances/test_status_sql.py), which must agree with the pure function on each.
+CASES: list[tuple[list[CurrentStance], ClaimStatus, int, int]] = [
+    ([], ClaimStatus.unsourced, 0, 0),
+    ([s(A, 1, "Syrian opposition")], ClaimStatus.asserted, 1, 0),
+    ([s(A, 1, None)], ClaimStatus.asserted, 1, 0),
+    ([s(A, 1, "Syrian opposition"), s(A, 2, "Syrian opposition")], ClaimStatus.asserted, 2, 0),
+    (
+        [s(A, 1, "Syrian opposition"), s(A, 2, " syrian OPPOSITION ")],
+        ClaimStatus.asserted,
+        2,
+        0,
+    ),
+    (
+        [s(A, 1, "Syrian opposition"), s(A, 2, "Syrian government")],
+        ClaimStatus.corroborated,
+        2,
+        0,
+    ),
+    ([s(A, 1, None), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
+    ([s(A, 1, "Syrian opposition"), s(A, 2, None)], ClaimStatus.corroborated, 2, 0),
+    ([s(D, 1, "Syrian government")], ClaimStatus.denied, 0, 1),
+    ([s(D, 1, "Syrian government"), s(D, 2, "Russia")], ClaimStatus.denied, 0, 2),
+    ([s(A, 1, "Syrian opposition"), s(D, 2, "Syrian government")], ClaimStatus.disputed, 1, 1),
+    ([s(A, 1, "X"), s(A, 2, "Y"), s(D, 3, "X")], ClaimStatus.disputed, 2, 1),
+    # A retraction counts neither way: it is as if the source had no position.
+    ([s(R, 1, "Syrian government")], ClaimStatus.unsourced, 0, 0),
+    ([s(R, 1, "X"), s(R, 2, "Y")], ClaimStatus.unsourced, 0, 0),
+    ([s(A, 1, "Syrian opposition"), s(R, 2, "Syrian government")], ClaimStatus.asserted, 1, 0),
+    ([s(D, 1, "Syrian government"), s(R, 2, "Syrian opposition")], ClaimStatus.denied, 0, 1),
+    ([s(A, 1, "X"), s(D, 2, "Y"), s(R, 3, "Z")], ClaimStatus.disputed, 1, 1),
+    # A retracting source is no camp: one asserting camp stays asserted.
+    ([s(A, 1, "X"), s(R, 2, "Y")], ClaimStatus.asserted, 1, 0),
+    ([s(A, 1, "X"), s(A, 2, "Y"), s(R, 3, None)], ClaimStatus.corroborated, 2, 0),
+]
+
+
+@pytest.mark.parametrize(("stances", "status", "asserting", "denying"), CASES)
 def test_rule(
     stances: list[CurrentStance], status: ClaimStatus, asserting: int, denying: int
 ) -> None:

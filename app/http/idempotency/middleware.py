@@ -125,39 +125,7 @@ class IdempotencyKeys:
         if isinstance(outcome, store.Proceed):
             await self._run(scope, send, body, receive, outcome)
             return
-        response: Response
-        if isinstance(outcome, store.Replay):
-            response = Response(
-                outcome.body,
-                status_code=outcome.status_code,
-                headers={**outcome.headers, REPLAYED_HEADER: "true"},
-            )
-        elif isinstance(outcome, store.InFlight):
-            response = problem_response(
-                409,
-                "idempotency-key-in-use",
-                "A request with this Idempotency-Key is still being processed; "
-                "retry after Retry-After seconds to get its answer.",
-                request=Request(scope),
-                headers={"Retry-After": "1"},
-            )
-        else:
-            response = problem_response(
-                422,
-                "idempotency-key-reused",
-                "This Idempotency-Key was first used with another request (method, path, "
-                "query or body differ); use a new key for a new request.",
-                request=Request(scope),
-                errors=[
-                    FieldError(
-                        location="header",
-                        field=HEADER,
-                        message="already used with another request",
-                        code="idempotency_key_reused",
-                    )
-                ],
-            )
-        await response(scope, receive, send)
+        await _answer(outcome, Request(scope))(scope, receive, send)
 
     async def _run(
         self, scope: Scope, send: Send, body: bytes, receive: Receive, claimed: store.Proceed
@@ -230,6 +198,40 @@ class IdempotencyKeys:
             await asyncio.to_thread(partial(store.purge_expired, engine=self.engine))
         except OperationalError as exc:
             log.warning("could not purge expired idempotency keys: %s", exc.orig)
+
+
+def _answer(outcome: store.Outcome, request: Request) -> Response:
+    """What a request gets when its key was seen before: the recorded answer, or why not."""
+    if isinstance(outcome, store.Replay):
+        return Response(
+            outcome.body,
+            status_code=outcome.status_code,
+            headers={**outcome.headers, REPLAYED_HEADER: "true"},
+        )
+    if isinstance(outcome, store.InFlight):
+        return problem_response(
+            409,
+            "idempotency-key-in-use",
+            "A request with this Idempotency-Key is still being processed; "
+            "retry after Retry-After seconds to get its answer.",
+            request=request,
+            headers={"Retry-After": "1"},
+        )
+    return problem_response(
+        422,
+        "idempotency-key-reused",
+        "This Idempotency-Key was first used with another request (method, path, "
+        "query or body differ); use a new key for a new request.",
+        request=request,
+        errors=[
+            FieldError(
+                location="header",
+                field=HEADER,
+                message="already used with another request",
+                code="idempotency_key_reused",
+            )
+        ],
+    )
 
 
 async def _read_body(receive: Receive) -> bytes | None:

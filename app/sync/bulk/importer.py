@@ -5,196 +5,59 @@ The one-by-one API locks a claim and re-derives its status per stance; a bulk lo
 100,000 stances cannot afford that. Here each batch is validated whole, then written with
 a handful of multi-row statements: ids are reserved up front (so the file's order is the
 id order, which breaks ties of `stated_at` exactly as the API does), each claim's current
-stances and status are computed once in Python by the same pure function
+stances and status are computed once in Python by the same pure functions
 (app/stances/rules.py), and every row is inserted already final. `claims-api check` finds
 nothing to repair afterwards.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-)
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from pydantic import ValidationError
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app.claims.models import Claim
 from app.core.db import utcnow
-from app.core.errors import Conflict, FieldError, ValidationFailed
-from app.core.fields import (
-    MAX_TAGS,
-    ClaimText,
-    CountryCode,
-    HttpUrlStr,
-    LanguageTag,
-    LongText,
-    Name,
-    ShortText,
-    Tag,
-)
-from app.reports.models import Report, ReportText, Title, url_key
-from app.reports.quotes import found_in, normalise
-from app.sources.models import Source, SourceKind, name_key
+from app.core.errors import Conflict
+from app.sources.models import Source, name_key
 from app.stances.models import Stance
-from app.stances.rules import (
-    ClaimStatus,
-    CurrentStance,
-    StanceKind,
-    affiliation_key,
-    derive_status,
-    supersedes,
-)
+from app.stances.rules import CurrentStance, StanceKind, derive_status, supersedes
 from app.sync.bulk.indexes import archive_is_empty, rebuild, set_aside
+from app.sync.bulk.records import (
+    MEDIA_TYPE,
+    RECORD,
+    ClaimRecord,
+    DataRecord,
+    HeaderRecord,
+    LineError,
+    ReportRecord,
+    SourceRecord,
+    StanceRecord,
+    VerdictRecord,
+    line_errors,
+)
+from app.sync.bulk.reports import ImportedReports
+from app.sync.bulk.rows import (
+    CLAIM_COLUMNS,
+    SOURCE_COLUMNS,
+    STANCE_COLUMNS,
+    VERDICT_COLUMNS,
+    DriverRows,
+    chunks,
+    claim_row,
+    current_stances,
+    insert_claims_sqlite,
+    reserve_ids,
+    source_row,
+)
 from app.verdicts.models import Verdict
-from app.verdicts.rating import Rating
 
-FORMAT = "claims-api-ndjson"
-VERSION = 1
-MEDIA_TYPE = "application/x-ndjson"
+__all__ = ["MEDIA_TYPE", "ImportCounts", "Importer", "LineError", "import_body", "import_lines"]
+
 DEFAULT_BATCH_SIZE = 5000
-TIME_MEMO = 100_000
-_NO_OFFSET = timedelta(0)
-IN_CHUNK = 1000  # ids per IN (...) list: well under SQLite's bound-variable limit
-
-# Labels local to the file, never stored: no need for the storable-text checks.
-FileRef = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-
-
-class HeaderRecord(BaseModel):
-    """The optional first line. Extra fields (exported_at, changes_cursor) are informative."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["header"]
-    format: Literal["claims-api-ndjson"]
-    version: Literal[1]
-
-
-class _Line(BaseModel):
-    """Plain pydantic, not SQLModel: validation is the hot loop of an import."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class SourceRecord(_Line):
-    type: Literal["source"]
-    id: FileRef
-    name: Name
-    kind: SourceKind
-    affiliation: ShortText | None = None
-    country: CountryCode | None = None
-    url: HttpUrlStr | None = None
-    description: LongText | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-
-
-class ReportRecord(_Line):
-    type: Literal["report"]
-    id: FileRef
-    url: HttpUrlStr
-    title: Title | None = None
-    publisher_id: FileRef | None = None
-    published_at: AwareDatetime | None = None
-    language: LanguageTag = "en"
-    text: ReportText | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-    # Written by export, kept by the database on import.
-    stance_count: int | None = None
-
-
-class ClaimRecord(_Line):
-    type: Literal["claim"]
-    id: FileRef
-    text: ClaimText
-    language: LanguageTag = "en"
-    place: ShortText | None = None
-    occurred_at: AwareDatetime | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-    # Written by export, recomputed on import.
-    status: ClaimStatus | None = None
-    asserting_sources: int | None = None
-    denying_sources: int | None = None
-
-    @field_validator("tags")
-    @classmethod
-    def _unique_tags(cls, tags: list[str]) -> list[str]:
-        return list(dict.fromkeys(tags))
-
-
-class StanceRecord(_Line):
-    type: Literal["stance"]
-    id: FileRef
-    claim_id: FileRef
-    source_id: FileRef
-    stance: StanceKind
-    stated_at: AwareDatetime | None = None
-    url: HttpUrlStr | None = None
-    quote: LongText | None = None
-    reported_via: HttpUrlStr | None = None
-    note: LongText | None = None
-    report_id: FileRef | None = None
-    created_at: AwareDatetime | None = None
-    # Written by export, recomputed on import.
-    current: bool | None = None
-    quote_found: bool | None = None
-
-
-class VerdictRecord(_Line):
-    """A claim's verdict. No id of its own: a claim has one verdict, and a later verdict
-    line for the same claim replaces the earlier one, as PUT does."""
-
-    type: Literal["verdict"]
-    claim_id: FileRef
-    source_id: FileRef
-    rating: Rating
-    textual_rating: ShortText | None = None
-    explanation: LongText | None = None
-    reviewed_at: AwareDatetime | None = None
-    url: HttpUrlStr | None = None
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-
-
-Record = HeaderRecord | SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
-DataRecord = SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
-_RECORD = TypeAdapter[Record](Annotated[Record, Field(discriminator="type")])
-
-
-class LineError(ValidationFailed):
-    """A bad line: 422, naming the line and each bad field in it."""
-
-    def __init__(self, line: int, errors: list[FieldError]) -> None:
-        prefix = f"line {line}"
-        summary = "; ".join(
-            f"{e.field.removeprefix(prefix).lstrip('.') or 'line'}: {e.message}" for e in errors[:5]
-        )
-        super().__init__(f"Line {line} is invalid: {summary}", errors=errors)
-        self.line = line
-
-    @classmethod
-    def one(cls, line: int, message: str, code: str, path: str = "") -> "LineError":
-        return cls(line, [_field_error(line, path, message, code)])
-
-
-def _field_error(line: int, path: str, message: str, code: str) -> FieldError:
-    name = f"line {line}" + (f".{path}" if path else "")
-    return FieldError(location="body", field=name, message=message, code=code)
 
 
 @dataclass
@@ -229,9 +92,7 @@ class Importer:
     counts: ImportCounts = field(default_factory=ImportCounts)
     source_ids: dict[str, int] = field(default_factory=dict)
     claim_ids: dict[str, int] = field(default_factory=dict)
-    report_ids: dict[str, int] = field(default_factory=dict)
-    # Each imported report's url and normalised text: what its stances take from it.
-    _reports: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+    reports: ImportedReports = field(default_factory=ImportedReports)
     _source_labels: set[str] = field(default_factory=set)
     _report_labels: set[str] = field(default_factory=set)
     _claim_labels: set[str] = field(default_factory=set)
@@ -251,9 +112,9 @@ class Importer:
         if not line.strip():
             return None
         try:
-            record = _RECORD.validate_json(line)
+            record = RECORD.validate_json(line)
         except ValidationError as exc:
-            raise LineError(number, _line_errors(number, exc)) from None
+            raise LineError(number, line_errors(number, exc)) from None
         if isinstance(record, HeaderRecord):
             if number != 1:
                 raise LineError.one(
@@ -296,15 +157,18 @@ class Importer:
                 "publisher_id",
             )
 
-    def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
-        report_id = getattr(record, "report_id", None)
-        if report_id is not None and report_id not in self._report_labels:
+    def _check_cited_report(self, number: int, record: StanceRecord) -> None:
+        if record.report_id is not None and record.report_id not in self._report_labels:
             raise LineError.one(
                 number,
-                f"no earlier report line has id '{report_id}'",
+                f"no earlier report line has id '{record.report_id}'",
                 "unknown_report",
                 "report_id",
             )
+
+    def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
+        if isinstance(record, StanceRecord):
+            self._check_cited_report(number, record)
         if record.claim_id not in self._claim_labels:
             raise LineError.one(
                 number,
@@ -326,163 +190,109 @@ class Importer:
         """Write one batch in the session's transaction (the caller commits)."""
         conn = session.connection()
         now = utcnow()
-        sources = [r for r in records if isinstance(r, SourceRecord)]
-        claims = [r for r in records if isinstance(r, ClaimRecord)]
-        stances = [r for r in records if isinstance(r, StanceRecord)]
+        batch = _Batch.of(records)
+        self._write_sources(conn, batch.sources, now)
+        self._write_reports(conn, batch.reports, now)
+        # Earlier batches' claims that get new stances: their stored current stances count.
+        known_claims = {
+            self.claim_ids[r.claim_id] for r in batch.stances if r.claim_id in self.claim_ids
+        }
+        claim_pks = self._reserve_claims(conn, batch.claims)
+        stance_pks = reserve_ids(conn, "stance", len(batch.stances))
+        plan = self._supersede(conn, batch.stances, stance_pks, known_claims, now)
+        derived = self._derive(conn, plan.held, set(claim_pks.values()) | known_claims)
+        rows = DriverRows(conn)
+        _retire(conn, plan.superseded)
+        _insert_claims(rows, batch.claims, claim_pks, derived, now)
+        self._insert_stances(rows, batch.stances, stance_pks, plan, now)
+        _update_claims(conn, {pk: d for pk, d in derived.items() if pk in known_claims})
+        self.counts.claims_created += len(batch.claims)
+        self.counts.stances_created += len(batch.stances)
+        self._write_verdicts(rows, batch.verdicts, now)
+
+    def _write_reports(self, conn: Connection, reports: list[ReportRecord], now: datetime) -> None:
+        if not reports:
+            return
         try:
-            self._write_sources(conn, sources, now)
-        except IntegrityError:
-            raise Conflict(
-                "A source of this batch was created by another writer at the same time; "
-                "retry the import (sources are matched by name)."
-            ) from None
-        try:
-            self._write_reports(conn, [r for r in records if isinstance(r, ReportRecord)], now)
+            self.reports.write(conn, reports, self.source_ids, now)
         except IntegrityError:
             raise Conflict(
                 "A report of this batch was created by another writer at the same time; "
                 "retry the import (reports are matched by url)."
             ) from None
+        self.counts.reports_created = self.reports.created
+        self.counts.reports_matched = self.reports.matched
 
-        # Earlier batches' claims that get new stances: their stored current stances count.
-        known_claims = {self.claim_ids[r.claim_id] for r in stances if r.claim_id in self.claim_ids}
+    def _reserve_claims(self, conn: Connection, claims: list[ClaimRecord]) -> dict[str, int]:
+        """Ids for the batch's claims, in file order, remembered for later batches."""
         claim_pks = dict(
-            zip((r.id for r in claims), _reserve_ids(conn, "claim", len(claims)), strict=True)
+            zip((r.id for r in claims), reserve_ids(conn, "claim", len(claims)), strict=True)
         )
         self.claim_ids.update(claim_pks)
-        stance_pks = _reserve_ids(conn, "stance", len(stances))
+        return claim_pks
 
-        held: dict[tuple[int, int], _Held] = {}
-        for row in _current_stances(conn, sorted(known_claims)):
-            held[(row.claim_id, row.source_id)] = _Held(
+    def _supersede(
+        self,
+        conn: Connection,
+        stances: list[StanceRecord],
+        stance_pks: list[int],
+        known_claims: set[int],
+        now: datetime,
+    ) -> "_Plan":
+        """Which stance of each (claim, source) ends up current, by the supersession rule,
+        over the stored current stances of earlier claims and the batch's new ones."""
+        plan = _Plan()
+        for row in current_stances(conn, sorted(known_claims)):
+            plan.held[(row.claim_id, row.source_id)] = _Held(
                 row.id, row.stated_at, StanceKind(row.stance), row.source_id, None
             )
-        superseded: list[int] = []
-        is_current = [False] * len(stances)
-        stated: list[datetime] = []
         for index, (record, pk) in enumerate(zip(stances, stance_pks, strict=True)):
             stated_at = record.stated_at or record.created_at or now
-            stated.append(stated_at)
+            plan.stated.append(stated_at)
+            plan.is_current.append(False)
             key = (self.claim_ids[record.claim_id], self.source_ids[record.source_id])
-            previous = held.get(key)
+            previous = plan.held.get(key)
             held_order = None if previous is None else (previous.stated_at, previous.id)
             if supersedes((stated_at, pk), held_order):
                 if previous is not None:
-                    if previous.new_index is None:
-                        superseded.append(previous.id)
-                    else:
-                        is_current[previous.new_index] = False
-                held[key] = _Held(pk, stated_at, record.stance, key[1], index)
-                is_current[index] = True
+                    plan.retire(previous)
+                plan.held[key] = _Held(pk, stated_at, record.stance, key[1], index)
+                plan.is_current[index] = True
+        return plan
 
-        derived = self._derive(conn, held, set(claim_pks.values()) | known_claims)
-
-        if superseded:
-            # Clear before insert: the partial unique index allows one current per source.
-            for chunk in _chunks(superseded):
-                conn.execute(
-                    update(Stance).where(col(Stance.id).in_(chunk)).values(is_current=False)
+    def _insert_stances(
+        self,
+        rows: DriverRows,
+        stances: list[StanceRecord],
+        stance_pks: list[int],
+        plan: "_Plan",
+        now: datetime,
+    ) -> None:
+        if not stances:
+            return
+        rows.insert(
+            "stance",
+            STANCE_COLUMNS,
+            [
+                (
+                    pk,
+                    self.claim_ids[r.claim_id],
+                    self.source_ids[r.source_id],
+                    r.stance.value,
+                    rows.time(stated_at),
+                    r.url,
+                    r.quote,
+                    *_cited_row(r, current, self.reports),
+                    rows.time(r.created_at or now),
                 )
-        rows = _DriverRows(conn)
-        if claims:
-            claim_rows = [
-                _claim_row(rows, r, claim_pks[r.id], derived[claim_pks[r.id]], now) for r in claims
-            ]
-            if rows.sqlite:
-                _insert_claims_sqlite(rows, claim_rows)
-            else:
-                rows.insert("claim", CLAIM_COLUMNS, claim_rows)
-            tags = [(claim_pks[r.id], tag) for r in claims for tag in r.tags]
-            if tags:
-                rows.insert("claim_tag", ("claim_id", "tag"), tags)
-        if stances:
-            rows.insert(
-                "stance",
-                STANCE_COLUMNS,
-                [
-                    (
-                        pk,
-                        self.claim_ids[r.claim_id],
-                        self.source_ids[r.source_id],
-                        r.stance.value,
-                        rows.time(stated_at),
-                        r.url,
-                        r.quote,
-                        *self._citation(r),
-                        r.note,
-                        current,
-                        rows.time(r.created_at or now),
-                    )
-                    for r, pk, stated_at, current in zip(
-                        stances, stance_pks, stated, is_current, strict=True
-                    )
-                ],
-            )
-        earlier = [
-            {"b_id": pk, "b_status": d[0], "b_asserting": d[1], "b_denying": d[2]}
-            for pk, d in derived.items()
-            if pk in known_claims
-        ]
-        if earlier:
-            conn.execute(
-                update(Claim)
-                .where(col(Claim.id) == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    asserting_sources=bindparam("b_asserting"),
-                    denying_sources=bindparam("b_denying"),
-                ),
-                earlier,
-            )
-        self.counts.claims_created += len(claims)
-        self.counts.stances_created += len(stances)
-        self._write_verdicts(rows, [r for r in records if isinstance(r, VerdictRecord)], now)
-
-    def _citation(self, record: StanceRecord) -> tuple[str | None, int | None, bool | None]:
-        """(reported_via, report_id, quote_found) of a stance, as the API would make them."""
-        if record.report_id is None:
-            return record.reported_via, None, None
-        pk = self.report_ids[record.report_id]
-        url, text_key = self._reports[pk]
-        return record.reported_via or url, pk, found_in(record.quote, text_key)
-
-    def _write_reports(self, conn: Connection, reports: list[ReportRecord], now: datetime) -> None:
-        """Reports one statement each (they are few next to stances); a report whose url
-        is already stored is that report, as a source's name is that source."""
-        table = Report.__table__  # type: ignore[attr-defined]
-        for record in reports:
-            key = url_key(record.url)
-            found = conn.execute(
-                select(table.c.id, table.c.url, table.c.text_key).where(table.c.url_key == key)
-            ).first()
-            if found is not None:
-                self.report_ids[record.id] = found.id
-                self._reports[found.id] = (found.url, found.text_key)
-                self.counts.reports_matched += 1
-                continue
-            text_key = None if record.text is None else normalise(record.text)
-            values = record.model_dump(
-                exclude={"type", "id", "publisher_id", "stance_count", "created_at", "updated_at"}
-            )
-            pk = conn.execute(
-                insert(table).values(
-                    **values,
-                    url_key=key,
-                    text_key=text_key,
-                    publisher_id=None
-                    if record.publisher_id is None
-                    else self.source_ids[record.publisher_id],
-                    stance_count=0,
-                    created_at=record.created_at or now,
-                    updated_at=record.updated_at or now,
+                for r, pk, stated_at, current in zip(
+                    stances, stance_pks, plan.stated, plan.is_current, strict=True
                 )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            self.report_ids[record.id] = pk
-            self._reports[pk] = (record.url, text_key)
-            self.counts.reports_created += 1
+            ],
+        )
 
     def _write_verdicts(
-        self, rows: "_DriverRows", verdicts: list[VerdictRecord], now: datetime
+        self, rows: "DriverRows", verdicts: list[VerdictRecord], now: datetime
     ) -> None:
         """Verdicts replace the claim's verdict, if any, as PUT does, but leave the claim
         alone: a verdict changes neither its status nor its counts, and the file's claim
@@ -491,7 +301,7 @@ class Importer:
             return
         # The last line for a claim wins.
         latest = {self.claim_ids[r.claim_id]: r for r in verdicts}
-        for chunk in _chunks(sorted(latest)):
+        for chunk in chunks(sorted(latest)):
             rows.conn.execute(delete(Verdict).where(col(Verdict.claim_id).in_(chunk)))
         try:
             rows.insert(
@@ -520,11 +330,23 @@ class Importer:
         self.counts.verdicts_written += len(latest)
 
     def _write_sources(self, conn: Connection, sources: list[SourceRecord], now: datetime) -> None:
+        """Match the batch's sources by name, create the others."""
         if not sources:
             return
+        try:
+            self._match_or_create_sources(conn, sources, now)
+        except IntegrityError:
+            raise Conflict(
+                "A source of this batch was created by another writer at the same time; "
+                "retry the import (sources are matched by name)."
+            ) from None
+
+    def _match_or_create_sources(
+        self, conn: Connection, sources: list[SourceRecord], now: datetime
+    ) -> None:
         keys = list({name_key(r.name) for r in sources})
         existing: dict[str, int] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             query = select(col(Source.id), col(Source.name_key)).where(
                 col(Source.name_key).in_(chunk)
             )
@@ -535,7 +357,7 @@ class Importer:
             if key not in existing:
                 existing[key] = 0  # claimed by this record; its id comes below
                 new.append(record)
-        pks = _reserve_ids(conn, "source", len(new))
+        pks = reserve_ids(conn, "source", len(new))
         for record, pk in zip(new, pks, strict=True):
             existing[name_key(record.name)] = pk
         for record in sources:
@@ -543,11 +365,11 @@ class Importer:
         self.counts.sources_created += len(new)
         self.counts.sources_matched += len(sources) - len(new)
         if new:
-            rows = _DriverRows(conn)
+            rows = DriverRows(conn)
             rows.insert(
                 "source",
                 SOURCE_COLUMNS,
-                [_source_row(rows, r, pk, now) for r, pk in zip(new, pks, strict=True)],
+                [source_row(rows, r, pk, now) for r, pk in zip(new, pks, strict=True)],
             )
 
     def _derive(
@@ -557,7 +379,7 @@ class Importer:
         info = self._source_info
         source_pks = sorted({h.source_id for h in held.values()} - info.keys())
         postgres = conn.dialect.name == "postgresql"
-        for chunk in _chunks(source_pks):
+        for chunk in chunks(source_pks):
             query = select(col(Source.id), col(Source.name), col(Source.affiliation)).where(
                 col(Source.id).in_(chunk)
             )
@@ -577,231 +399,92 @@ class Importer:
         return result
 
 
-def _line_errors(number: int, exc: ValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ())]
-        if error["type"] in ("json_invalid", "json_type"):
-            loc = []
-        elif loc and loc[0] in ("header", "source", "report", "claim", "stance", "verdict"):
-            loc = loc[1:]  # the discriminator's tag, not a field of the line
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        errors.append(_field_error(number, ".".join(loc), message, str(error["type"])))
-    return errors
+def _cited_row(
+    record: StanceRecord, current: bool, reports: ImportedReports
+) -> tuple[str | None, str | None, bool, int | None, bool | None]:
+    """The stance columns between quote and created_at, in the table's order."""
+    reported_via, report_id, quote_found = reports.citation(record)
+    return reported_via, record.note, current, report_id, quote_found
 
 
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
+@dataclass
+class _Batch:
+    sources: list[SourceRecord]
+    reports: list[ReportRecord]
+    claims: list[ClaimRecord]
+    stances: list[StanceRecord]
+    verdicts: list[VerdictRecord]
 
-
-def _reserve_ids(conn: Connection, table: str, count: int) -> list[int]:
-    """`count` new ids for `table`, ascending, never issued before and never reissued."""
-    if count == 0:
-        return []
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": table, "n": count},
-        )
-        return sorted(pk for (pk,) in rows)
-    # SQLite, inside BEGIN IMMEDIATE: nobody else writes. AUTOINCREMENT remembers the
-    # highest id ever used in sqlite_sequence, and inserting explicit ids moves it on.
-    last = conn.execute(
-        text(
-            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = :table), 0), "
-            f"COALESCE((SELECT MAX(id) FROM {table}), 0))"
-        ),
-        {"table": table},
-    ).scalar_one()
-    return list(range(last + 1, last + 1 + count))
-
-
-def _current_stances(conn: Connection, claim_pks: list[int]) -> Iterator[Any]:
-    postgres = conn.dialect.name == "postgresql"
-    for chunk in _chunks(claim_pks):
-        if postgres:
-            # Writers of one claim take turns, as in record_stance.
-            conn.execute(
-                select(col(Claim.id))
-                .where(col(Claim.id).in_(chunk))
-                .order_by(col(Claim.id))
-                .with_for_update()
-            ).all()
-        yield from conn.execute(
-            select(  # type: ignore[call-overload]
-                Stance.id, Stance.claim_id, Stance.source_id, Stance.stance, Stance.stated_at
-            ).where(col(Stance.claim_id).in_(chunk), col(Stance.is_current))
+    @classmethod
+    def of(cls, records: list[DataRecord]) -> "_Batch":
+        return cls(
+            [r for r in records if isinstance(r, SourceRecord)],
+            [r for r in records if isinstance(r, ReportRecord)],
+            [r for r in records if isinstance(r, ClaimRecord)],
+            [r for r in records if isinstance(r, StanceRecord)],
+            [r for r in records if isinstance(r, VerdictRecord)],
         )
 
 
-SOURCE_COLUMNS = (
-    "id",
-    "name",
-    "name_key",
-    "kind",
-    "affiliation",
-    "affiliation_key",
-    "country",
-    "url",
-    "description",
-    "created_at",
-    "updated_at",
-)
-CLAIM_COLUMNS = (
-    "id",
-    "text",
-    "language",
-    "place",
-    "occurred_at",
-    "tags",
-    "status",
-    "asserting_sources",
-    "denying_sources",
-    "created_at",
-    "updated_at",
-)
-STANCE_COLUMNS = (
-    "id",
-    "claim_id",
-    "source_id",
-    "stance",
-    "stated_at",
-    "url",
-    "quote",
-    "reported_via",
-    "report_id",
-    "quote_found",
-    "note",
-    "is_current",
-    "created_at",
-)
-VERDICT_COLUMNS = (
-    "claim_id",
-    "rating",
-    "textual_rating",
-    "explanation",
-    "source_id",
-    "reviewed_at",
-    "url",
-    "created_at",
-    "updated_at",
-)
+@dataclass
+class _Plan:
+    """The current stances once the batch is in, and what the batch changes."""
+
+    held: dict[tuple[int, int], _Held] = field(default_factory=dict)
+    superseded: list[int] = field(default_factory=list)  # stored stances no longer current
+    is_current: list[bool] = field(default_factory=list)  # per new stance
+    stated: list[datetime] = field(default_factory=list)  # per new stance
+
+    def retire(self, previous: _Held) -> None:
+        if previous.new_index is None:
+            self.superseded.append(previous.id)
+        else:
+            self.is_current[previous.new_index] = False
 
 
-class _DriverRows:
-    """Multi-row INSERTs straight through the driver. SQLAlchemy's per-value bind
-    processing was the largest cost of a bulk load; these values are validated already
-    and only need the two conversions UTCDateTime and JSON would make."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.sqlite = conn.dialect.name == "sqlite"
-        # Many rows share a timestamp (the import's `now`, a report's hour): convert once.
-        self._texts: dict[datetime, str] = {}
-
-    def time(self, value: datetime | None) -> datetime | str | None:
-        """As UTCDateTime stores it: naive UTC text on SQLite, timestamptz on PostgreSQL."""
-        if value is None or not self.sqlite:
-            return value
-        text = self._texts.get(value)
-        if text is None:
-            if value.utcoffset() == _NO_OFFSET:
-                # Already UTC (nearly every input says Z): the same text without the two
-                # conversions, "YYYY-MM-DD HH:MM:SS.ffffff" before the "+00:00".
-                text = value.isoformat(" ", "microseconds")[:26]
-            else:
-                text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            if len(self._texts) < TIME_MEMO:
-                self._texts[value] = text
-        return text
-
-    def insert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        names = ", ".join(columns)
-        if self.sqlite:
-            marks = ", ".join("?" for _ in columns)
-            self.conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-            return
-        # PostgreSQL: COPY, in the same transaction, fires the same triggers and checks the
-        # same constraints as INSERT, at a fraction of the per-row cost.
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+def _retire(conn: Connection, superseded: list[int]) -> None:
+    """Clear stored current flags first: the partial unique index allows one per source."""
+    for chunk in chunks(superseded):
+        conn.execute(update(Stance).where(col(Stance.id).in_(chunk)).values(is_current=False))
 
 
-# The per-row triggers that keep claim_fts (migration 0001) and sync_change (0005) cost
-# several times the insert itself on SQLite. For a batch of claims they are set aside inside
-# the batch's transaction (SQLite DDL is transactional: nobody sees them missing), their work
-# is done by two set-based statements, and they are put back verbatim from sqlite_master.
-SQLITE_CLAIM_INSERT_TRIGGERS = ("claim_fts_insert", "sync_change_claim_insert")
-SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
-
-
-def _insert_claims_sqlite(rows: _DriverRows, claim_rows: list[tuple[Any, ...]]) -> None:
-    conn = rows.conn
-    names = ", ".join(f"'{name}'" for name in SQLITE_CLAIM_INSERT_TRIGGERS)
-    triggers = conn.exec_driver_sql(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
-    ).all()
-    if len(triggers) != len(SQLITE_CLAIM_INSERT_TRIGGERS):
-        rows.insert("claim", CLAIM_COLUMNS, claim_rows)  # a schema we do not know: row by row
+def _insert_claims(
+    rows: DriverRows,
+    claims: list[ClaimRecord],
+    claim_pks: dict[str, int],
+    derived: dict[int, tuple[str, int, int]],
+    now: datetime,
+) -> None:
+    if not claims:
         return
-    for name, _sql in triggers:
-        conn.exec_driver_sql(f"DROP TRIGGER {name}")
-    rows.insert("claim", CLAIM_COLUMNS, claim_rows)
-    first, last = claim_rows[0][0], claim_rows[-1][0]  # reserved ids: contiguous, ascending
-    conn.exec_driver_sql(
-        "INSERT INTO claim_fts (rowid, text) SELECT id, text FROM claim WHERE id BETWEEN ? AND ?",
-        (first, last),
-    )
-    conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO sync_change "
-        "(resource_type, resource_id, txid, seq, changed_at, deleted_at) "
-        "SELECT 'claim', id, 0, "
-        "COALESCE((SELECT seq FROM sync_change WHERE txid = 0 ORDER BY seq DESC LIMIT 1), 0) "
-        f"+ ROW_NUMBER() OVER (ORDER BY id), {SQLITE_NOW}, NULL "
-        "FROM claim WHERE id BETWEEN ? AND ?",
-        (first, last),
-    )
-    for _name, sql in triggers:
-        conn.exec_driver_sql(sql)
+    claim_rows = [
+        claim_row(rows, r, claim_pks[r.id], derived[claim_pks[r.id]], now) for r in claims
+    ]
+    if rows.sqlite:
+        insert_claims_sqlite(rows, claim_rows)
+    else:
+        rows.insert("claim", CLAIM_COLUMNS, claim_rows)
+    tags = [(claim_pks[r.id], tag) for r in claims for tag in r.tags]
+    if tags:
+        rows.insert("claim_tag", ("claim_id", "tag"), tags)
 
 
-def _source_row(rows: _DriverRows, r: SourceRecord, pk: int, now: datetime) -> tuple[Any, ...]:
-    return (
-        pk,
-        r.name,
-        name_key(r.name),
-        r.kind.value,
-        r.affiliation,
-        affiliation_key(r.affiliation),
-        r.country,
-        r.url,
-        r.description,
-        rows.time(r.created_at or now),
-        rows.time(r.updated_at or now),
-    )
-
-
-def _claim_row(
-    rows: _DriverRows, r: ClaimRecord, pk: int, derived: tuple[str, int, int], now: datetime
-) -> tuple[Any, ...]:
-    status, asserting, denying = derived
-    return (
-        pk,
-        r.text,
-        r.language,
-        r.place,
-        rows.time(r.occurred_at),
-        json.dumps(r.tags),
-        status,
-        asserting,
-        denying,
-        rows.time(r.created_at or now),
-        rows.time(r.updated_at or now),
+def _update_claims(conn: Connection, derived: dict[int, tuple[str, int, int]]) -> None:
+    """Claims of earlier batches (or already stored) whose status the batch changes."""
+    if not derived:
+        return
+    conn.execute(
+        update(Claim)
+        .where(col(Claim.id) == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            asserting_sources=bindparam("b_asserting"),
+            denying_sources=bindparam("b_denying"),
+        ),
+        [
+            {"b_id": pk, "b_status": d[0], "b_asserting": d[1], "b_denying": d[2]}
+            for pk, d in derived.items()
+        ],
     )
 
 

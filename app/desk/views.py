@@ -1,0 +1,362 @@
+"""What each desk page shows, gathered from the service functions and the public models
+the JSON API returns (ClaimPublic, ClaimDetail, StancePublic): the desk has no SQL of its
+own, so it shows exactly what the API would say.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from app.claims import service as claim_service
+from app.claims.detail import claim_detail
+from app.claims.filters import ClaimSort
+from app.claims.models import ClaimDetail, ClaimPublic
+from app.desk import replay
+from app.desk.query import DeskQuery, Section
+from app.desk.timeline_svg import as_datetime
+from app.sources import service as source_service
+from app.sources.models import SourcePublic
+from app.stances import rules
+from app.stances import service as stance_service
+from app.stances.models import StancePublic
+from app.stances.rules import CurrentStance, StanceKind
+from app.verdicts.models import VerdictPublic
+
+HISTORY_PAGE = 100
+# A claim page shows at most this much history; the JSON API pages through the rest.
+MAX_HISTORY = 1000
+
+
+# ---------------------------------------------------------------------------------------
+# v1.1 connection points (contract.md, "time and provenance"). Everything the desk shows
+# of reports, quote_found, status_since, as_of and the timeline comes through the six
+# functions below, and nothing else in the desk knows where those come from. Until v1.1
+# lands they read the fields when the models have them, and otherwise degrade: no report
+# pages, no status_since, and a timeline and as_of replayed from the stance history
+# (app/desk/replay.py). Connecting the real data is a few lines here.
+# ---------------------------------------------------------------------------------------
+
+
+def status_since_of(claim: ClaimPublic) -> datetime | None:
+    """`status_since` of a claim as the API returns it (v1.1), None before then."""
+    value = getattr(claim, "status_since", None)
+    return value if isinstance(value, datetime) else None
+
+
+def report_id_of(stance: StancePublic) -> str | None:
+    """The report a stance is known through (v1.1 `report_id`)."""
+    value = getattr(stance, "report_id", None)
+    return None if value is None else str(value)
+
+
+def quote_found_of(stance: StancePublic) -> bool | None:
+    """Whether the stance's quote is in its report's text (v1.1 `quote_found`)."""
+    value = getattr(stance, "quote_found", None)
+    return value if isinstance(value, bool) else None
+
+
+def claim_timeline(*, session: Session, claim_id: str) -> list[dict[str, Any]]:
+    """The items of GET /claims/{id}/timeline. Connect: the timeline service's items,
+    `[item.model_dump() for item in ...]`."""
+    return replay.timeline(_history(session, claim_id))
+
+
+def claim_as_of(
+    *, session: Session, detail: ClaimDetail, as_of: datetime
+) -> tuple[ClaimDetail, datetime | None]:
+    """GET /claims/{id}?as_of=T and its status_since. Connect: claim_detail with as_of."""
+    history = _history(session, detail.id)
+    current = replay.current_as_of(history, as_of)
+    derived = replay.derived_as_of(history, as_of)
+    then = detail.model_copy(
+        update={
+            "status": derived.status,
+            "asserting_sources": derived.asserting_sources,
+            "denying_sources": derived.denying_sources,
+            "status_explanation": derived.explanation,
+            "stances": [s.model_copy(update={"current": True}) for s in current],
+        }
+    )
+    periods = [p for p in replay.timeline(history) if as_datetime(p["from"]) <= as_of]
+    since = periods[-1]["from"] if periods and derived.status == periods[-1]["status"] else None
+    return then, since
+
+
+def find_report(*, session: Session, report_id: str) -> "ReportView | None":
+    """A report and the stances that cite it (GET /reports/{id} and its /stances).
+    Connect: the reports service; None (the page is a 404) until it exists."""
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Camp:
+    """Sources of one affiliation taking the same position (an unaffiliated source is a
+    camp of its own), as the status rule counts them."""
+
+    label: str
+    affiliation: str | None
+    sources: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    href: str
+    label: str
+    on_desk: bool
+
+
+@dataclass(frozen=True)
+class DeskClaim:
+    claim: ClaimPublic
+    section: Section
+    camps: dict[str, list[Camp]]
+    reports: list[ReportLink]
+    status_since: datetime | None
+    latest_stated: datetime | None
+
+
+@dataclass(frozen=True)
+class DeskPage:
+    items: list[DeskClaim]
+    next_section: Section | None
+    next_cursor: str | None
+    more: bool
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    stance: StancePublic
+    camp: str
+    quote_found: bool | None
+    report: ReportLink | None
+
+
+@dataclass(frozen=True)
+class ClaimPage:
+    claim: ClaimDetail
+    camps: dict[str, list[Camp]]
+    status_since: datetime | None
+    history: list[HistoryRow]
+    history_truncated: bool
+    timeline: list[dict[str, Any]]
+    verdict: VerdictPublic | None
+    as_of: datetime | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    stance: StancePublic
+    claim: ClaimPublic
+    report: ReportLink | None
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    source: SourcePublic
+    camp: str
+    rows: list[SourceRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A report (v1.1 Report, without its text) and the stances that cite it."""
+
+    report: dict[str, Any]
+    stances: list[HistoryRow] = field(default_factory=list)
+
+
+def camp_label(stance: StancePublic) -> str:
+    return rules.camp_label(_current(stance))
+
+
+def _current(stance: StancePublic) -> CurrentStance:
+    source = stance.source
+    return CurrentStance(StanceKind.asserts, int(stance.source_id), source.name, source.affiliation)
+
+
+def camps_of(stances: list[StancePublic]) -> dict[str, list[Camp]]:
+    """Current stances grouped by position ("asserts", "denies", and any other), then by
+    camp, the camp rule being the status rule's own."""
+    grouped: dict[str, dict[tuple[str, str], Camp]] = {}
+    for stance in sorted(stances, key=lambda s: (s.source.name.casefold(), s.source_id)):
+        camps = grouped.setdefault(str(stance.stance), {})
+        key = rules.camp(_current(stance))
+        if key not in camps:
+            affiliation = stance.source.affiliation
+            camps[key] = Camp(camp_label(stance), affiliation and affiliation.strip(), [])
+        camps[key].sources.append({"id": stance.source_id, "name": stance.source.name})
+    return {
+        position: sorted(camps.values(), key=lambda c: c.label.casefold())
+        for position, camps in grouped.items()
+    }
+
+
+def report_link(stance: StancePublic) -> ReportLink | None:
+    report_id = report_id_of(stance)
+    if report_id is not None:
+        return ReportLink(f"/desk/reports/{report_id}", f"report {report_id}", on_desk=True)
+    url = stance.reported_via
+    if url and url.startswith(("https://", "http://")):
+        return ReportLink(url, url.split("://", 1)[1].split("/", 1)[0], on_desk=False)
+    return None
+
+
+def reports_of(stances: list[StancePublic]) -> list[ReportLink]:
+    links: dict[str, ReportLink] = {}
+    for stance in stances:
+        link = report_link(stance)
+        if link is not None:
+            links.setdefault(link.href, link)
+    return list(links.values())
+
+
+def _detail(session: Session, claim_id: str) -> ClaimDetail:
+    claim = claim_service.get_claim(session=session, claim_id=claim_id)
+    return claim_detail(session=session, claim=claim)
+
+
+def desk_page(*, session: Session, query: DeskQuery) -> DeskPage:
+    """The page of the desk `query` asks for: its sections in order (disputed, denied,
+    the rest), each newest change first, walked with GET /claims's own cursor."""
+    sections = query.sections()
+    names = [section for section, _ in sections]
+    start = names.index(query.section) if query.section in names else 0
+    items: list[DeskClaim] = []
+    for index in range(start, len(sections)):
+        section, statuses = sections[index]
+        found, next_cursor = claim_service.list_claims(
+            session=session,
+            filters=query.filters(statuses),
+            sort=ClaimSort.newest_updated,
+            limit=query.limit - len(items),
+            cursor=query.cursor if index == start else None,
+        )
+        items += [_desk_claim(session, claim, section) for claim in found]
+        if next_cursor is not None:
+            return DeskPage(items, section, next_cursor, more=True)
+        if len(items) == query.limit:
+            following = names[index + 1] if index + 1 < len(names) else None
+            return DeskPage(items, following, None, more=following is not None)
+    return DeskPage(items, None, None, more=False)
+
+
+def _desk_claim(session: Session, claim: ClaimPublic, section: Section) -> DeskClaim:
+    # A card needs the claim as listed and its current stances: one indexed read each
+    # (the partial index of current stances), not the whole of GET /claims/{id}.
+    stances = [
+        stance_service.stance_public(stance, source)
+        for stance, source in stance_service.current_stances(
+            session=session, claim_id=int(claim.id)
+        )
+    ]
+    return DeskClaim(
+        claim=claim,
+        section=section,
+        camps=camps_of(stances),
+        reports=reports_of(stances),
+        status_since=status_since_of(claim),
+        latest_stated=max((s.stated_at for s in stances), default=None),
+    )
+
+
+def _history(session: Session, claim_id: str) -> list[StancePublic]:
+    """The claim's stance history, newest first, up to MAX_HISTORY stances; read once per
+    request (the session's), however many parts of the page ask for it."""
+    key = ("desk_history", claim_id)
+    if key not in session.info:
+        session.info[key] = _read_history(session, claim_id)
+    history: list[StancePublic] = session.info[key]
+    return history
+
+
+def _read_history(session: Session, claim_id: str) -> list[StancePublic]:
+    claim = claim_service.get_claim(session=session, claim_id=claim_id)
+    stances: list[StancePublic] = []
+    cursor: str | None = None
+    while len(stances) < MAX_HISTORY:
+        rows, cursor = stance_service.list_stances(
+            session=session, claim_id=claim.id, limit=HISTORY_PAGE, cursor=cursor
+        )
+        stances += [stance_service.stance_public(*row) for row in rows]
+        if cursor is None:
+            break
+    return stances
+
+
+def claim_page(*, session: Session, claim_id: str, as_of: datetime | None) -> ClaimPage:
+    detail = _detail(session, claim_id)
+    since = status_since_of(detail)
+    if as_of is not None:
+        detail, since = claim_as_of(session=session, detail=detail, as_of=as_of)
+    history = _history(session, claim_id)
+    shown = history
+    if as_of is not None:
+        # The history as it stood then: later stances not yet said, `current` as of then.
+        current_then = {s.id for s in detail.stances}
+        shown = [
+            s.model_copy(update={"current": s.id in current_then})
+            for s in history
+            if s.stated_at <= as_of
+        ]
+    timeline = claim_timeline(session=session, claim_id=claim_id)
+    if as_of is not None:
+        timeline = _cut(timeline, as_of)
+    return ClaimPage(
+        claim=detail,
+        camps=camps_of(detail.stances),
+        status_since=since,
+        history=[_history_row(stance) for stance in shown],
+        history_truncated=len(history) >= MAX_HISTORY,
+        timeline=timeline,
+        verdict=detail.verdict,
+        as_of=as_of,
+        now=as_of or datetime.now(UTC),
+    )
+
+
+def _cut(timeline: list[dict[str, Any]], as_of: datetime) -> list[dict[str, Any]]:
+    """The periods as they stood at `as_of`: later ones gone, the last one open."""
+    kept = [dict(p) for p in timeline if as_datetime(p["from"]) <= as_of]
+    if kept and kept[-1]["to"] is not None and as_datetime(kept[-1]["to"]) > as_of:
+        kept[-1]["to"] = None
+    return kept
+
+
+def _history_row(stance: StancePublic) -> HistoryRow:
+    return HistoryRow(
+        stance=stance,
+        camp=camp_label(stance),
+        quote_found=quote_found_of(stance),
+        report=report_link(stance),
+    )
+
+
+def source_page(*, session: Session, source_id: str, cursor: str | None) -> SourcePage:
+    source = source_service.get_source(session=session, source_id=source_id)
+    rows, next_cursor = stance_service.list_stances(
+        session=session, source_id=source.id, limit=HISTORY_PAGE, cursor=cursor
+    )
+    public = SourcePublic.model_validate(source, from_attributes=True)
+    stances = [stance_service.stance_public(*row) for row in rows]
+    claims = {
+        s.claim_id: ClaimPublic.model_validate(
+            claim_service.get_claim(session=session, claim_id=s.claim_id), from_attributes=True
+        )
+        for s in stances
+    }
+    label = rules.camp_label(
+        CurrentStance(StanceKind.asserts, source.id or 0, source.name, source.affiliation)
+    )
+    return SourcePage(
+        source=public,
+        camp=label,
+        rows=[SourceRow(s, claims[s.claim_id], report_link(s)) for s in stances],
+        next_cursor=next_cursor,
+    )
