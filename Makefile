@@ -1,28 +1,46 @@
 # Every target sets itself up: a fresh clone needs only Python 3.11+ and make.
+# Versions come from uv.lock (every package, pinned with its hashes); uv itself, pinned
+# here, is bootstrapped from PyPI into the venv.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+UV     := $(BIN)/uv
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint format bench bench-quick clean
+# uv manages .venv in place: it keeps pip and uv (--inexact), never downloads a Python
+# (the one that made the venv is the one used), and installs the project editable.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
+.PHONY: install lock run test lint format bench bench-quick clean
+
+$(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "claims-api needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# -qq: only errors; a machine's own pip configuration (an unreachable extra index) warns
+	@# about itself on every install, which is not this project's to fix.
+	$(BIN)/python -m pip install -qq --disable-pip-version-check 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --inexact --quiet
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+lock: $(UV) ## re-resolve uv.lock from pyproject.toml (newest versions allowed), then install it
+	$(UV) lock --upgrade
+	$(UV) sync --locked --extra dev --inexact --quiet
+	@touch $(STAMP)
 
 run: install ## migrate, seed and serve on http://$(HOST):$(PORT) (SQLite by default)
 	$(BIN)/claims-api seed
 	$(BIN)/claims-api serve --host $(HOST) --port $(PORT)
 
 test: install ## every test, on SQLite and (when reachable) PostgreSQL
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: install
 	$(BIN)/ruff check app tests migrations

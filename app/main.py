@@ -1,6 +1,7 @@
 """The application factory."""
 
 import asyncio
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -81,6 +82,8 @@ CORS_EXPOSE_HEADERS = [
     "RateLimit-Policy",
     "Retry-After",
 ]
+# One version, the installed package's (pyproject.toml), so /docs and `pip show` agree.
+VERSION = importlib.metadata.version("claims-api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="claims-api",
         openapi_tags=OPENAPI_TAGS,
-        version="1.0.0",
+        version=VERSION,
         description=DESCRIPTION,
         lifespan=_lifespan(engine, settings, version),
         # Served by install_docs from vendored assets, not from a CDN.

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.browser import Chromium, find_chromium
-from tests.test_crash import HOST, Server, run_cli
+from tests.server import HOST, Server, run_cli
 
 WIDTH, HEIGHT = 1200, 760
 

@@ -74,10 +74,13 @@ def create_key(*, engine: Engine, scope: Scope, name: str | None = None) -> str:
 
 
 def revoke_key(*, engine: Engine, key_or_prefix: str) -> int:
-    """Revoke the key given whole or by its displayed prefix; returns how many were revoked."""
+    """Revoke the key given by its ID (digits, as `keys list` shows), its displayed prefix or
+    whole; returns how many were revoked. A prefix starts with `ck_`: never taken for an ID."""
     with Session(write_engine(engine)) as session:
         query = select(ApiKey).where(col(ApiKey.revoked_at).is_(None))
-        if key_or_prefix.startswith(KEY_PREFIX) and len(key_or_prefix) > PREFIX_LENGTH:
+        if key_or_prefix.isascii() and key_or_prefix.isdigit():
+            query = query.where(col(ApiKey.id) == int(key_or_prefix))
+        elif key_or_prefix.startswith(KEY_PREFIX) and len(key_or_prefix) > PREFIX_LENGTH:
             query = query.where(ApiKey.key_hash == hash_key(key_or_prefix))
         else:
             query = query.where(ApiKey.prefix == key_or_prefix)

@@ -143,9 +143,28 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def _json_syntax_error(error: dict[str, Any], document: object) -> FieldError:
+    """FastAPI reports a JSON syntax error at loc ("body", <char offset>): say what is wrong
+    and where, by line and column, rather than let the offset pose as a field name."""
+    offset = next((part for part in error.get("loc", ())[1:] if isinstance(part, int)), 0)
+    text = document if isinstance(document, str) else ""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - text.rfind("\n", 0, offset)
+    reason = error.get("ctx", {}).get("error", "JSON decode error")
+    return FieldError(
+        location="body",
+        field="body",
+        message=f"not valid JSON: {reason} at line {line}, column {column}",
+        code="json_invalid",
+    )
+
+
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     errors = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            errors.append(_json_syntax_error(error, exc.body))
+            continue
         location, *path = [str(part) for part in error.get("loc", ())] or ["body"]
         errors.append(
             FieldError(
@@ -159,6 +178,19 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """What made a body unreadable, for the 400 FastAPI raises from its parse error."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"The body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at offset "
+            f"{cause.start}); JSON bodies must be UTF-8."
+        )
+    if isinstance(cause, RecursionError):
+        return "The JSON body is nested too deeply to read."
+    return None
 
 
 def _allowed_methods(request: Request, fallback: str | None) -> str | None:
@@ -194,6 +226,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = _HTTP_SLUGS.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        detail = _unreadable_body(exc) or detail
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no resource at {request.url.path}."
         headers = dict(getattr(exc, "headers", None) or {})

@@ -1,5 +1,6 @@
 """Request body limits: size, enforced before the body is read whole, and media type."""
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
@@ -66,6 +67,7 @@ class BodySizeLimit:
             413,
             "payload-too-large",
             f"The request body is larger than the limit of {max_bytes} bytes.",
+            request=Request(scope),
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
@@ -100,6 +102,7 @@ class MediaTypeCheck:
                 "unsupported-media-type",
                 f"This operation takes a body of type {', '.join(sorted(accepted))}, "
                 f"not '{given[:60] or 'none'}'.",
+                request=Request(scope),
                 headers={
                     "Accept-Post" if scope["method"] == "POST" else "Accept-Patch": ", ".join(
                         sorted(accepted)

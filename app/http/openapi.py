@@ -23,6 +23,24 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 NAMED_ENUMS: tuple[type[StrEnum], ...] = (ClaimSort,)
 
 
+# Summaries are the operation ids in plain English ("List changes"), not FastAPI's title-cased
+# function names ("List Changes Route"): one mechanism, this table over the derived ones.
+SUMMARIES = {
+    "import_bulk": "Import in bulk",
+    "put_verdict": "Write verdict",
+    "delete_verdict": "Withdraw verdict",
+}
+PROPER_WORDS = {"claimreview": "ClaimReview"}
+
+
+def operation_summary(operation_id: str) -> str:
+    """The English summary of an operation, from its snake_case operation id."""
+    if operation_id in SUMMARIES:
+        return SUMMARIES[operation_id]
+    words = [PROPER_WORDS.get(word, word) for word in operation_id.split("_")]
+    return " ".join([words[0].capitalize(), *words[1:]])
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -132,6 +150,7 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
     document_idempotency_key(schema)
     for path, operations in schema["paths"].items():
         for operation in operations.values():
+            operation["summary"] = operation_summary(operation["operationId"])
             responses = operation["responses"]
             if "requestBody" in operation:
                 # A body that is not UTF-8 JSON at all cannot be read: 400 (bad-request);

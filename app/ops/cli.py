@@ -1,7 +1,8 @@
 """The `claims-api` command: serve, worker, migrate, seed, keys."""
 
 import os
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -13,7 +14,7 @@ from app.ops.consistency import find_mismatches, repair_claim
 from app.ops.logs import configure_logging
 from app.ops.migrate import upgrade
 from app.ops.seeds import load_seeds
-from app.sync.bulk.cli import import_settings, run_import
+from app.sync.bulk.cli import import_settings, open_input, run_import
 from app.sync.bulk.importer import DEFAULT_BATCH_SIZE
 from app.webhooks.sender import run_worker
 
@@ -21,9 +22,20 @@ app = typer.Typer(
     help="claims-api: track contested claims and who asserts or denies them.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click output: an error is an `Error: ...` line, not a box drawn for a terminal,
+    # and a traceback (a bug) never prints local variables such as a database URL.
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
 )
-keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+keys = typer.Typer(help="Manage API keys.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(keys, name="keys")
+
+
+def fail(message: str) -> NoReturn:
+    """Refuse what the command was given: one `Error: ...` line on stderr and exit 2, as
+    for the usage errors the argument parser reports."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def _migrate() -> None:
@@ -51,6 +63,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # By import path, as uvicorn's worker processes load it (app/http/protocol.py).
+        http="app.http.protocol:ProblemHttpToolsProtocol",
         proxy_headers=True,
         server_header=False,
         timeout_graceful_shutdown=30,
@@ -97,17 +111,34 @@ def seed() -> None:
 
 @app.command("import")
 def import_(
-    file: Annotated[str, typer.Argument(help="A claims-api NDJSON file, or - for stdin.")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="A claims-api NDJSON file, or - for stdin.")
+    ],
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Records per transaction.")
     ] = DEFAULT_BATCH_SIZE,
+    progress_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds between progress lines when stderr is not a terminal."),
+    ] = 5.0,
 ) -> None:
     """Load sources, claims and stances from claims-api NDJSON (docs/bulk.md), a batch per
-    transaction, with a progress bar. Exits 1 on a bad line, naming it."""
+    transaction, with a progress bar (progress lines on stderr when it is not a terminal).
+    Exits 1 on a bad line, naming it, and 2 on a file it cannot read."""
+    try:
+        stream, total = open_input(file)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
     _migrate()
     engine = make_engine(import_settings(get_settings()))
     try:
-        code = run_import(engine=engine, path=file, batch_size=batch_size)
+        code = run_import(
+            engine=engine,
+            stream=stream,
+            total=total,
+            batch_size=batch_size,
+            progress_seconds=progress_seconds,
+        )
     finally:
         engine.dispose()
     raise typer.Exit(code)
@@ -163,43 +194,57 @@ def keys_create(
 
 @keys.command("revoke")
 def keys_revoke(
-    prefix: Annotated[
+    key_id: Annotated[
         str,
         typer.Argument(
-            help="The key itself, or the first 10 characters of it, as `keys list` shows."
+            metavar="ID",
+            help="The key's ID, as `keys list` shows it (its PREFIX, or the key itself, also do).",
         ),
     ],
 ) -> None:
     """Revoke a key: it answers 401 from then on."""
     engine = make_engine(get_settings())
     try:
-        revoked = revoke_key(engine=engine, key_or_prefix=prefix)
+        upgrade(engine)
+        revoked = revoke_key(engine=engine, key_or_prefix=key_id)
     finally:
         engine.dispose()
     if revoked == 0:
-        typer.echo("no active key matches", err=True)
-        raise typer.Exit(1)
+        fail(f"no active key has ID or prefix {key_id!r}")
     typer.echo(f"revoked {revoked} key(s)")
+
+
+KEY_COLUMNS = ("ID", "PREFIX", "SCOPE", "NAME", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT")
+
+
+def _rfc3339(value: datetime | None) -> str:
+    # As the API writes datetimes: UTC with a Z.
+    return "-" if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @keys.command("list")
 def keys_list() -> None:
-    """List keys: prefix, scope, name, created, last used, revoked. Never the key itself."""
+    """List keys, oldest first, as a table: ID, PREFIX, SCOPE, NAME, CREATED_AT, LAST_USED_AT,
+    REVOKED_AT (RFC 3339, UTC). Never the key itself."""
     engine = make_engine(get_settings())
     try:
-        for key in list_keys(engine=engine):
-            typer.echo(
-                "\t".join(
-                    str(v) if v is not None else "-"
-                    for v in (
-                        key.prefix,
-                        key.scopes,
-                        key.name,
-                        key.created_at,
-                        key.last_used_at,
-                        key.revoked_at,
-                    )
-                )
+        upgrade(engine)
+        rows = [
+            (
+                str(key.id),
+                key.prefix,
+                key.scopes,
+                key.name or "-",
+                _rfc3339(key.created_at),
+                _rfc3339(key.last_used_at),
+                _rfc3339(key.revoked_at),
             )
+            for key in list_keys(engine=engine)
+        ]
     finally:
         engine.dispose()
+    widths = [max(len(row[i]) for row in [KEY_COLUMNS, *rows]) for i in range(len(KEY_COLUMNS))]
+    for row in [KEY_COLUMNS, *rows]:
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )

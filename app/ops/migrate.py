@@ -1,5 +1,6 @@
 """Run the Alembic migrations from code (the CLI and the tests use this)."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
+# Beside app/ in a checkout (and an editable install). An installed wheel (the Docker
+# image) has no checkout around it: CLAIMS_MIGRATIONS_DIR says where they were put.
+MIGRATIONS_DIR = Path(os.environ.get("CLAIMS_MIGRATIONS_DIR") or ROOT / "migrations")
 
 # Full-text search objects are engine-specific and made by raw SQL in the migrations,
 # so autogenerate (and the tests' drift check) must not compare them with the models.
@@ -29,7 +33,7 @@ def include_object(
 
 def alembic_config(engine: Engine) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["configure_logger"] = False
     config.attributes["engine"] = engine
     return config
@@ -52,5 +56,5 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 def migration_head() -> str | None:
     """The newest revision the code knows; the database should be at it."""
     config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()

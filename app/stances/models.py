@@ -84,7 +84,10 @@ class StanceCreate(RequestModel):
     source_id: SourceRef
     stance: StanceKind
     stated_at: Rfc3339 | None = Field(
-        default=None, description="When the source took this position; defaults to now."
+        default=None,
+        description="When the source took this position (RFC 3339, with an offset). Optional: "
+        "left out, it is the time the service received the request, which is rarely when the "
+        "source spoke, so send it when you know it. The answer echoes the value recorded.",
     )
     url: HttpUrlStr | None = None
     quote: LongText | None = None

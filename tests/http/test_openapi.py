@@ -174,3 +174,17 @@ def test_the_document_matches_the_committed_snapshot(document: dict[str, Any]) -
     # A change to the public surface is deliberate: regenerate the snapshot with
     # `python -m tests.openapi_snapshot` and review its diff.
     assert json.dumps(document, indent=2, sort_keys=True) + "\n" == SNAPSHOT.read_text()
+
+
+def test_each_summary_reads_as_english(document: dict[str, Any]) -> None:
+    summaries = {op["operationId"]: op["summary"] for op in operations(document).values()}
+    assert {k: summaries[k] for k in ("list_changes", "import_claimreview", "import_bulk")} == {
+        "list_changes": "List changes",
+        "import_claimreview": "Import ClaimReview",
+        "import_bulk": "Import in bulk",
+    }
+    for operation_id, summary in summaries.items():
+        first, *rest = summary.split()
+        assert first == first.capitalize(), (operation_id, summary)
+        assert [w for w in rest if w != w.lower() and w != "ClaimReview"] == [], operation_id
+        assert "route" not in summary.lower(), operation_id

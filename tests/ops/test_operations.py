@@ -440,7 +440,8 @@ def test_keys_revoke_makes_the_key_401_and_keys_list_never_shows_a_key(
         == 201
     )
 
-    revoked = cli(database_url, tmp_path, "keys", "revoke", doomed[:10])
+    [doomed_id] = [k.id for k in list_keys(engine=app.state.engine) if k.name == "doomed"]
+    revoked = cli(database_url, tmp_path, "keys", "revoke", str(doomed_id))
     assert (revoked.returncode, revoked.stdout) == (0, "revoked 1 key(s)\n")
 
     refused = client.post("/claims", headers={"Authorization": f"Bearer {doomed}"}, json=body)
@@ -458,18 +459,40 @@ def test_keys_revoke_makes_the_key_401_and_keys_list_never_shows_a_key(
         == 201
     )
 
+    # The prefix `keys list` shows is accepted too; the key is already revoked.
     again = cli(database_url, tmp_path, "keys", "revoke", doomed[:10])
-    assert (again.returncode, again.stdout, again.stderr) == (1, "", "no active key matches\n")
+    assert (again.returncode, again.stdout, again.stderr) == (
+        2,
+        "",
+        f"Error: no active key has ID or prefix '{doomed[:10]}'\n",
+    )
 
     listed = cli(database_url, tmp_path, "keys", "list")
     assert listed.returncode == 0
-    rows = [line.split("\t") for line in listed.stdout.splitlines()]
-    assert [(row[0], row[1], row[2]) for row in rows] == [
-        (kept[:10], "write", "kept"),
-        (doomed[:10], "write", "doomed"),
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == [
+        "ID",
+        "PREFIX",
+        "SCOPE",
+        "NAME",
+        "CREATED_AT",
+        "LAST_USED_AT",
+        "REVOKED_AT",
     ]
-    assert rows[0][5] == "-"
-    assert rows[1][5] != "-"
+    rows = [line.split() for line in lines]
+    stored = {k.name: k for k in list_keys(engine=app.state.engine)}
+    assert [row[:4] for row in rows] == [
+        [str(stored["kept"].id), kept[:10], "write", "kept"],
+        [str(doomed_id), doomed[:10], "write", "doomed"],
+    ]
+    # Times as the API writes them: RFC 3339 in UTC with a Z; "-" for never.
+    rfc3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+    assert [(bool(rfc3339.fullmatch(r[4])), bool(rfc3339.fullmatch(r[5]))) for r in rows] == [
+        (True, True),
+        (True, True),
+    ]
+    assert rows[0][6] == "-"
+    assert rfc3339.fullmatch(rows[1][6])
     for key in (kept, doomed):
         assert key not in listed.stdout + listed.stderr
         assert key[10:] not in listed.stdout + listed.stderr

@@ -1,4 +1,5 @@
-"""`claims-api import FILE`: the bulk importer with a progress bar."""
+"""`claims-api import FILE`: the bulk importer, with a progress bar on a terminal and
+progress lines elsewhere."""
 
 import os
 import sys
@@ -53,11 +54,82 @@ def _large_page_cache(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
-def run_import(*, engine: Engine, path: str, batch_size: int) -> int:
-    """Import `path` (or stdin for `-`); print the counts; the exit code."""
+def open_input(path: str) -> tuple[BinaryIO, int | None]:
+    """The file to import (stdin for `-`) and its size when known; OSError if unreadable."""
+    if path == "-":
+        return sys.stdin.buffer, None
+    stream = open(path, "rb")  # noqa: SIM115 (closed by run_import)
+    return stream, os.fstat(stream.fileno()).st_size
+
+
+class ProgressLines:
+    """Progress for a stderr that is not a terminal (a pipe, a log file): a plain line at
+    most every `interval` seconds, so a long import shows it is alive and a short one
+    prints nothing but its summary."""
+
+    def __init__(self, console: Console, total: int | None, interval: float) -> None:
+        self.console, self.total, self.interval = console, total, interval
+        self.last = time.monotonic()
+
+    def __enter__(self) -> "ProgressLines":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def update(self, counts: ImportCounts, read: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        where = f"{read:,} bytes" if self.total is None else f"{read:,} of {self.total:,} bytes"
+        if self.total:
+            where += f" ({100 * read // self.total}%)"
+        self.console.print(
+            f"importing: {counts.claims_created} claims, {counts.stances_created} stances, {where}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+class ProgressBar:
+    """rich's progress bar, for a terminal."""
+
+    def __init__(self, console: Console, total: int | None) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("importing", total=total)
+
+    def __enter__(self) -> "ProgressBar":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, counts: ImportCounts, read: int) -> None:
+        description = f"{counts.claims_created} claims, {counts.stances_created} stances"
+        self.progress.update(self.task, completed=read, description=description)
+
+
+def run_import(
+    *,
+    engine: Engine,
+    stream: BinaryIO,
+    total: int | None,
+    batch_size: int,
+    progress_seconds: float,
+) -> int:
+    """Import `stream` (of `total` bytes when known); print the counts; the exit code."""
     console = Console(stderr=True)
-    stream: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-    total = None if path == "-" else os.fstat(stream.fileno()).st_size
     read = 0
 
     def lines() -> Iterator[bytes]:
@@ -72,32 +144,23 @@ def run_import(*, engine: Engine, path: str, batch_size: int) -> int:
         event.listen(engine, "connect", _large_page_cache)
     importer = Importer()
     started = time.monotonic()
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
+    progress: ProgressBar | ProgressLines = (
+        ProgressBar(console, total)
+        if console.is_terminal
+        else ProgressLines(console, total, progress_seconds)
     )
     try:
         with progress, Session(write_engine(engine), expire_on_commit=False) as session:
-            task = progress.add_task("importing", total=total)
             for counts in import_lines(
                 session=session, lines=lines(), batch_size=batch_size, importer=importer
             ):
-                progress.update(
-                    task,
-                    completed=read,
-                    description=f"{counts.claims_created} claims, {counts.stances_created} stances",
-                )
+                progress.update(counts, read)
     except LineError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {exc.detail}", highlight=False, soft_wrap=True)
         console.print(
             f"committed before it: {_summary(importer.counts, time.monotonic() - started)}",
             highlight=False,
+            soft_wrap=True,
         )
         return 1
     finally:
