@@ -27,6 +27,7 @@ from app.http.response_cache import DataVersion, ResponseCache, data_version_of
 from app.ops import health
 from app.ops.logs import configure_logging
 from app.ops.migrate import migration_head
+from app.reports import routes as reports
 from app.sources import routes as sources
 from app.stances import routes as stances
 from app.sync import routes as sync
@@ -47,6 +48,7 @@ Errors are `application/problem+json` (RFC 9457). Lists use opaque keyset cursor
 OPENAPI_TAGS = [
     {"name": "claims", "description": "Checkable statements and their derived status."},
     {"name": "sources", "description": "Who takes positions on claims."},
+    {"name": "reports", "description": "The articles through which stances are known."},
     {"name": "verdicts", "description": "Fact-checkers' verdicts; ClaimReview import."},
     {"name": "health", "description": "Liveness and readiness probes."},
     {"name": "sync", "description": "Bulk import, export and the change feed."},
@@ -58,6 +60,7 @@ ROUTERS = (
     verdicts.router,
     sources.router,
     stances.source_stances,
+    reports.router,
     health.router,
     webhooks.router,
     sync.changes_router,
@@ -155,7 +158,11 @@ def _add_middleware(
         IdempotencyKeys, engine=engine, lease=timedelta(seconds=settings.idempotency_lease_seconds)
     )
     app.add_middleware(MediaTypeCheck)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/reports": settings.max_report_body_bytes},
+    )
     # A presented key is looked up before the rate limiter (which buckets live keys only),
     # and refused after it, so that made-up keys are limited by client address.
     app.add_middleware(RefuseUnknownKey)

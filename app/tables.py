@@ -5,6 +5,7 @@ import app.claims.models
 import app.core.auth
 import app.events.models
 import app.http.idempotency.models
+import app.reports.models
 import app.sources.models
 import app.stances.models
 import app.stances.periods_model

@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, column, exists, func, literal_column, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    column,
+    exists,
+    func,
+    literal_column,
+    text,
+)
 from sqlmodel import Session, col, select
 
 from app.claims import as_of
@@ -47,6 +56,7 @@ class ClaimFilters:
     source_id: list[str] = field(default_factory=list)
     source_kind: list[SourceKind] = field(default_factory=list)
     affiliation: list[str] = field(default_factory=list)
+    report_id: list[str] = field(default_factory=list)
     q: str | None = None
     tag: list[str] = field(default_factory=list)
     place: list[str] = field(default_factory=list)
@@ -90,13 +100,19 @@ def conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[bo
 
 def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | None:
     """One current stance must match every stance-side filter given, together."""
-    if not (filters.stance or filters.source_id or filters.source_kind or filters.affiliation):
+    if not (
+        filters.stance
+        or filters.source_id
+        or filters.source_kind
+        or filters.affiliation
+        or filters.report_id
+    ):
         return None
     if filters.as_of is not None:
         return as_of.stance_at(
             filters.as_of,
             stance=filters.stance,
-            source_ids=_source_pks(filters.source_id) if filters.source_id else None,
+            source_ids=_ids(filters.source_id) if filters.source_id else None,
             source_kind=[k.value for k in filters.source_kind],
             affiliation=filters.affiliation,
         )
@@ -104,7 +120,12 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     if filters.stance:
         matching = matching.where(col(Stance.stance).in_([s.value for s in filters.stance]))
     if filters.source_id:
-        matching = matching.where(col(Stance.source_id).in_(_source_pks(filters.source_id)))
+        matching = matching.where(col(Stance.source_id).in_(_ids(filters.source_id)))
+    if filters.report_id:
+        # The unary + keeps SQLite probing each claim's few stances by claim_id rather than
+        # every stance of the report per claim walked (a wire story is cited by hundreds).
+        report_id = literal_column("+stance.report_id", BigInteger)
+        matching = matching.where(report_id.in_(_ids(filters.report_id)))
     if filters.source_kind or filters.affiliation:
         matching = matching.join(Source, col(Source.id) == Stance.source_id).where(
             *_source_conditions(filters)
@@ -112,9 +133,9 @@ def _current_stance_condition(filters: ClaimFilters) -> ColumnElement[bool] | No
     return exists(matching)
 
 
-def _source_pks(source_ids: list[str]) -> list[int]:
-    """The ids that can name a source; any other value matches nothing."""
-    return [pk for pk in map(id_or_none, source_ids) if pk is not None]
+def _ids(values: list[str]) -> list[int]:
+    """The values that can be ids: any other matches nothing (a filter, not a lookup)."""
+    return [pk for pk in map(id_or_none, values) if pk is not None]
 
 
 def _source_conditions(filters: ClaimFilters) -> list[ColumnElement[bool]]:

@@ -59,6 +59,10 @@ def list_claims(
         list[Annotated[StorableStr, StringConstraints(max_length=200)]],
         repeatable("A current stance by a source of this affiliation (case-insensitive)."),
     ] = [],
+    report_id: Annotated[
+        list[Annotated[StorableStr, StringConstraints(max_length=40)]],
+        repeatable("A current stance known through this report."),
+    ] = [],
     q: Annotated[
         Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
         Query(description="Full-text search: every word."),
@@ -99,6 +103,7 @@ def list_claims(
         source_id=source_id,
         source_kind=source_kind,
         affiliation=affiliation,
+        report_id=report_id,
         q=q,
         tag=tag,
         place=place,

@@ -12,6 +12,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./claims.db"
     require_key_for_reads: bool = False
     max_body_bytes: int = 1024 * 1024
+    # Bodies of POST/PATCH /reports: a report's text is up to 500,000 characters, which is
+    # up to 2,000,000 bytes of UTF-8 (a 500,000-character Arabic text is ~1 MB), or
+    # 3,000,000 when a client escapes every character as \uXXXX. 4 MiB takes them all.
+    max_report_body_bytes: int = 4 * 1024 * 1024
     # Seconds a SQLite writer waits for the lock before it gives up.
     sqlite_busy_timeout: float = 30.0
     db_pool_size: int = 10

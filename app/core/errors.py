@@ -26,7 +26,8 @@ PROBLEM_TYPES = {
     "method-not-allowed": "The path exists but does not accept this HTTP method.",
     "conflict": "The request conflicts with the current state (a duplicate name, "
     "or deleting a source that still has stances).",
-    "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES.",
+    "payload-too-large": "The request body is larger than CLAIMS_MAX_BODY_BYTES "
+    "(CLAIMS_MAX_REPORT_BODY_BYTES for /reports).",
     "header-too-large": "The request's headers are larger than CLAIMS_MAX_HEADER_BYTES.",
     "unsupported-media-type": "The body's Content-Type is not one this operation takes "
     "(application/json, unless its documentation says otherwise).",

@@ -168,6 +168,7 @@ Tag = Annotated[
 ]
 # Ids are integers in the database and opaque strings on the wire.
 PublicId = Annotated[str, BeforeValidator(str)]
+OptionalId = Annotated[str | None, BeforeValidator(lambda v: None if v is None else str(v))]
 
 MAX_TAGS = 20
 SourceRef = Annotated[

@@ -64,8 +64,11 @@ def encode_cursor(sort: str, value: Any, row_id: int) -> str:
     return encode_token([sort, value, row_id])
 
 
-def decode_cursor(cursor: str, sort: str, value_type: type) -> tuple[Any, int]:
-    """The (sort value, id) a cursor resumes after; 422 for anything we did not issue."""
+def decode_cursor(
+    cursor: str, sort: str, value_type: type, *, nullable: bool = False
+) -> tuple[Any, int]:
+    """The (sort value, id) a cursor resumes after; 422 for anything we did not issue.
+    `nullable`: the sort column may be null, and so may the cursor's value."""
     invalid = ValidationFailed.on(
         "query", "cursor", "is not a cursor this list issued", "invalid_cursor"
     )
@@ -82,6 +85,8 @@ def decode_cursor(cursor: str, sort: str, value_type: type) -> tuple[Any, int]:
         )
     if type(row_id) is not int or not 0 < row_id < 2**63:
         raise invalid
+    if nullable and value is None:
+        return None, row_id
     try:
         if value_type is datetime:
             value = datetime.fromisoformat(value)

@@ -13,9 +13,12 @@ from app.claims import service as claim_service
 from app.claims.detail import claim_detail
 from app.claims.filters import ClaimSort
 from app.claims.models import ClaimDetail, ClaimPublic
+from app.core.errors import NotFound
 from app.desk import replay
 from app.desk.query import DeskQuery, Section
 from app.desk.timeline_svg import as_datetime
+from app.reports import service as report_service
+from app.reports.models import ReportSummary
 from app.sources import service as source_service
 from app.sources.models import SourcePublic
 from app.stances import rules
@@ -85,9 +88,26 @@ def claim_as_of(
 
 
 def find_report(*, session: Session, report_id: str) -> "ReportView | None":
-    """A report and the stances that cite it (GET /reports/{id} and its /stances).
-    Connect: the reports service; None (the page is a 404) until it exists."""
-    return None
+    """A report and the stances that cite it (GET /reports/{id} and its /stances), up to
+    MAX_HISTORY of them; None (the page is a 404) for an unknown id."""
+    try:
+        found = report_service.get_report(session=session, report_id=report_id)
+    except NotFound:
+        return None
+    report = ReportSummary.model_validate(found, from_attributes=True).model_dump()
+    if found.publisher_id is not None:
+        publisher = source_service.get_source(session=session, source_id=str(found.publisher_id))
+        report["publisher"] = {"id": str(publisher.id), "name": publisher.name}
+    rows: list[HistoryRow] = []
+    cursor: str | None = None
+    while len(rows) < MAX_HISTORY:
+        page, cursor = stance_service.list_stances(
+            session=session, report_id=found.id, limit=HISTORY_PAGE, cursor=cursor
+        )
+        rows += [_history_row(stance_service.stance_public(*row)) for row in page]
+        if cursor is None:
+            break
+    return ReportView(report=report, stances=rows)
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.ids import parse_id
 from app.core.pagination import decode_cursor, encode_cursor
+from app.reports.models import Report
 from app.sources.models import Source, SourceCreate, SourceKind, SourceUpdate, name_key
 from app.stances.models import Stance
 from app.stances.rules import affiliation_key
@@ -80,6 +81,11 @@ def delete_source(*, session: Session, source_id: str) -> None:
         )
     if source_has_verdicts(session=session, source_id=source.id):  # type: ignore[arg-type]
         raise Conflict(f"Source '{source_id}' has verdicts on record; withdraw them first.")
+    if session.exec(select(exists().where(col(Report.publisher_id) == source.id))).one():
+        raise Conflict(
+            f"Source '{source_id}' published reports on record; delete them or change "
+            "their publisher_id first."
+        )
     session.delete(source)
     try:
         session.commit()

@@ -8,7 +8,7 @@ from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.core.fields import HttpUrlStr, LongText, PublicId, Rfc3339, SourceRef
+from app.core.fields import HttpUrlStr, LongText, OptionalId, PublicId, Rfc3339, SourceRef
 from app.core.models import IdType, RequestModel, enum_check
 from app.core.pagination import Page
 from app.sources.models import SourceSummary
@@ -38,6 +38,8 @@ class Stance(SQLModel, table=True):
             sqlite_where=sql_text("is_current"),
             postgresql_where=sql_text("is_current"),
         ),
+        # The stances of a report, newest first; also what keeps a cited report.
+        Index("ix_stance_report_id_stated_at_id", "report_id", "stated_at", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -55,6 +57,13 @@ class Stance(SQLModel, table=True):
     reported_via: str | None = Field(default=None, sa_type=String(2048))
     note: str | None = Field(default=None, sa_type=Text)
     is_current: bool = Field(default=False)
+    report_id: int | None = Field(
+        default=None,
+        sa_column=Column(IdType, ForeignKey("report.id", ondelete="RESTRICT"), nullable=True),
+    )
+    # Whether the quote occurs in the report's text (app.reports.quotes); kept on write and
+    # when the report's text changes.
+    quote_found: bool | None = Field(default=None)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -84,6 +93,11 @@ class StanceCreate(RequestModel):
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
+    report_id: SourceRef | None = Field(
+        default=None,
+        description="The id of the report through which we know of the stance. Without "
+        "`reported_via`, `reported_via` becomes the report's url.",
+    )
 
 
 class StanceLine(SQLModel):
@@ -99,6 +113,12 @@ class StanceLine(SQLModel):
     reported_via: str | None
     note: str | None
     current: bool
+    report_id: OptionalId = None
+    quote_found: bool | None = Field(
+        default=None,
+        description="Whether `quote` occurs in the report's text (ignoring whitespace, case, "
+        "straight/curly quotes and Arabic diacritics); null without a quote or a report text.",
+    )
     created_at: datetime
 
 

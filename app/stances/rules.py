@@ -11,6 +11,9 @@ from typing import TypeVar
 class StanceKind(StrEnum):
     asserts = "asserts"
     denies = "denies"
+    # The source withdraws its earlier position without taking the opposite one: current
+    # like any other stance, it counts neither as asserting nor as denying.
+    retracts = "retracts"
 
 
 class ClaimStatus(StrEnum):
@@ -57,6 +60,8 @@ class CurrentStance:
     source_id: int
     source_name: str
     affiliation: str | None
+    # The report through which we know of the stance, if any.
+    report_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,14 +119,31 @@ def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     current = list(stances)
     asserting = [s for s in current if s.stance == StanceKind.asserts]
     denying = [s for s in current if s.stance == StanceKind.denies]
+    retracting = [s for s in current if s.stance == StanceKind.retracts]
     status = status_of(len(asserting), len(denying), len({camp(s) for s in asserting}))
-
-    if status == ClaimStatus.unsourced:
-        explanation = "unsourced: no source has taken a position on it"
-    elif status == ClaimStatus.denied:
-        explanation = f"denied: {_describe('denied', denying)}, asserted by none"
-    else:
-        explanation = (
-            f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"
-        )
+    explanation = _explain(status, asserting, denying, withdrawn=bool(retracting))
+    if retracting:
+        explanation += f"; {_describe('withdrawn', retracting)}"
+    reports = {s.report_id for s in current if s.report_id is not None}
+    if reports:
+        noun = "report" if len(reports) == 1 else "reports"
+        explanation += f"; known through {len(reports)} {noun}"
     return DerivedStatus(status, len(asserting), len(denying), explanation)
+
+
+def _explain(
+    status: ClaimStatus,
+    asserting: list[CurrentStance],
+    denying: list[CurrentStance],
+    *,
+    withdrawn: bool,
+) -> str:
+    """The sentence of the status and its inputs (before what was withdrawn, and through
+    which reports)."""
+    if status == ClaimStatus.unsourced:
+        # Sources that withdrew did take a position once: say so rather than "no source".
+        held = "holds" if withdrawn else "has taken"
+        return f"unsourced: no source {held} a position on it"
+    if status == ClaimStatus.denied:
+        return f"denied: {_describe('denied', denying)}, asserted by none"
+    return f"{status}: {_describe('asserted', asserting)}, {_describe('denied', denying)}"

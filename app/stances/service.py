@@ -92,7 +92,7 @@ def claim_timeline(*, session: Session, claim_id: int, known_at: datetime | None
 
 def derive_claim_status(pairs: list[tuple[Stance, Source]]) -> DerivedStatus:
     return derive_status(
-        CurrentStance(stance.stance, source.id, source.name, source.affiliation)  # type: ignore[arg-type]
+        CurrentStance(stance.stance, source.id, source.name, source.affiliation, stance.report_id)  # type: ignore[arg-type]
         for stance, source in pairs
     )
 
@@ -150,15 +150,18 @@ def list_stances(
     session: Session,
     claim_id: int | None = None,
     source_id: int | None = None,
+    report_id: int | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[StanceRow], str | None]:
-    """A claim's or a source's stance history, newest first."""
+    """A claim's, a source's or a report's stance history, newest first."""
     query = select(Stance, Source).join(Source, col(Source.id) == Stance.source_id)
     if claim_id is not None:
         query = query.where(Stance.claim_id == claim_id)
     if source_id is not None:
         query = query.where(Stance.source_id == source_id)
+    if report_id is not None:
+        query = query.where(Stance.report_id == report_id)
     if cursor:
         stated_at, stance_id = decode_cursor(cursor, HISTORY_SORT, datetime)
         query = query.where(

@@ -17,14 +17,17 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     String,
     Table,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal,
+    null,
     select,
     text,
     update,
@@ -37,6 +40,8 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import parse_id
 from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
+from app.reports.models import Report
+from app.reports.quotes import like_pattern
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
 from app.stances.periods import sync_periods
@@ -46,6 +51,7 @@ _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
 _stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
 _event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
+_report = cast(Table, Report.__table__)  # type: ignore[attr-defined]
 
 # Built once: a statement object memoizes its cache key, so each execution skips that work.
 _LOCK_SOURCE = (
@@ -67,6 +73,24 @@ _SET_CURRENT = (
     .where(_stance.c.id == bindparam("stance_pk"))
     .values(is_current=bindparam("current"))
 )
+# The cited report's url, and whether the quote is in its text: asked of the database
+# (one primary-key read), so that the text, up to 500,000 characters, never travels. The
+# LIKE restates app.reports.quotes.quote_found over the stored normalised text;
+# tests/stances/test_quote_found.py runs both over one table of cases on both engines.
+_REPORT_OF_STANCE = select(
+    _report.c.url,
+    case(
+        (_report.c.text_key.is_(None), null()),
+        else_=_report.c.text_key.like(bindparam("pattern", type_=String), escape="/"),
+    ).cast(Boolean),
+).where(_report.c.id == bindparam("report_pk"))
+_REPORT_URL = select(_report.c.url, null().cast(Boolean)).where(
+    _report.c.id == bindparam("report_pk")
+)
+# FOR KEY SHARE on PostgreSQL: the report cannot be deleted between this read and the
+# insert that cites it (SQLite writers take turns anyway).
+_REPORT_OF_STANCE = _REPORT_OF_STANCE.with_for_update(read=True, key_share=True)
+_REPORT_URL = _REPORT_URL.with_for_update(read=True, key_share=True)
 _INSERT_STANCE = insert(_stance)
 _INSERT_EVENT = insert(_event)
 _UPDATE_CLAIM = (
@@ -115,13 +139,46 @@ _COUNTS = _counts_query()
 
 
 @dataclass(frozen=True)
+class Citation:
+    """What a stance takes from the report it cites."""
+
+    report_pk: int | None = None
+    reported_via: str | None = None
+    quote_found: bool | None = None
+
+
+def cite_report(conn: Connection, data: StanceCreate) -> Citation:
+    """The stance's report (422 naming report_id when there is none with that id), its url
+    for `reported_via` when none was given, and whether the quote is in its text."""
+    if data.report_id is None:
+        return Citation(reported_via=data.reported_via)
+    try:
+        report_pk = parse_id(data.report_id, "report")
+    except NotFound:
+        raise _unknown_report(data.report_id) from None
+    pattern = like_pattern(data.quote)
+    statement = _REPORT_URL if pattern is None else _REPORT_OF_STANCE
+    row = conn.execute(statement, {"report_pk": report_pk, "pattern": pattern}).first()
+    if row is None:
+        raise _unknown_report(data.report_id)
+    found = None if row[1] is None else bool(row[1])
+    return Citation(report_pk, data.reported_via or row[0], found)
+
+
+@dataclass(frozen=True)
 class RecordedStance:
     stance: StancePublic
     body: bytes  # the stance as JSON, exactly as the API answers it
 
 
 def insert_stance(
-    conn: Connection, *, claim_pk: int, source_pk: int, data: StanceCreate, now: datetime
+    conn: Connection,
+    *,
+    claim_pk: int,
+    source_pk: int,
+    data: StanceCreate,
+    now: datetime,
+    citation: Citation | None = None,
 ) -> tuple[int, datetime, bool]:
     """Insert the stance, current if it supersedes the source's current one on the claim;
     returns (id, stated_at, current)."""
@@ -135,8 +192,12 @@ def insert_stance(
     if previous is not None and current:
         # First, since at most one stance per (claim, source) may be current.
         conn.execute(_SET_CURRENT, {"stance_pk": previous.id, "current": False})
+    citation = citation or Citation(reported_via=data.reported_via)
     values = data.model_dump(exclude={"source_id", "stated_at"})
     values.update(
+        report_id=citation.report_pk,
+        reported_via=citation.reported_via,
+        quote_found=citation.quote_found,
         claim_id=claim_pk,
         source_id=source_pk,
         stated_at=stated_at,
@@ -164,9 +225,10 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
         raise NotFound(f"No claim has id '{claim_id}'.")
     if source is None:
         raise _unknown_source(data.source_id)
+    citation = cite_report(conn, data)
     now = utcnow()
     stance_pk, stated_at, current = insert_stance(
-        conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now
+        conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now, citation=citation
     )
     asserting, denying, camps = conn.execute(_COUNTS, {"claim_pk": claim_pk}).one()
     new_status = status_of(asserting, denying, camps).value
@@ -188,6 +250,9 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "id": stance_pk,
             "claim_id": claim_pk,
             "source_id": source_pk,
+            "report_id": citation.report_pk,
+            "reported_via": citation.reported_via,
+            "quote_found": citation.quote_found,
             "stated_at": stated_at,
             "current": current,
             "created_at": now,
@@ -238,4 +303,10 @@ def _existing_source_id(source_id: str) -> int:
 def _unknown_source(source_id: str) -> ValidationFailed:
     return ValidationFailed.on(
         "body", "source_id", f"no source has id '{source_id[:40]}'", "unknown_source"
+    )
+
+
+def _unknown_report(report_id: str) -> ValidationFailed:
+    return ValidationFailed.on(
+        "body", "report_id", f"no report has id '{report_id[:40]}'", "unknown_report"
     )

@@ -1,7 +1,8 @@
 """The change feed behind GET /changes: what changed since a stored cursor, deletions
 included.
 
-Database triggers (migration 0005) keep one `sync_change` row per claim and per source:
+Database triggers (migrations 0005 and 0009) keep one `sync_change` row per claim, source
+and report:
 its latest change, or its tombstone once deleted. Every write path feeds it without
 knowing, and the table stays as small as the data (no retention horizon: a cursor never
 expires).
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Index, String, literal_column, tuple_
+from sqlalchemy.orm import defer
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col, select
 
@@ -28,13 +30,15 @@ from app.core.db import UTCDateTime
 from app.core.errors import ValidationFailed
 from app.core.models import IdType
 from app.core.pagination import Page, decode_token, encode_token
+from app.reports.models import Report, ReportSummary
 from app.sources.models import Source, SourcePublic
 
 CURSOR_KIND = "changes"
 
 
 class SyncChange(SQLModel, table=True):
-    """The latest change of one claim or source; a tombstone when `deleted_at` is set."""
+    """The latest change of one claim, source or report; a tombstone when `deleted_at` is
+    set."""
 
     __tablename__ = "sync_change"
     __table_args__ = (Index("ix_sync_change_txid_seq", "txid", "seq", unique=True),)
@@ -50,6 +54,7 @@ class SyncChange(SQLModel, table=True):
 class ChangeType(StrEnum):
     claim = "claim"
     source = "source"
+    report = "report"
 
 
 class Change(BaseModel):
@@ -64,6 +69,11 @@ class Change(BaseModel):
     )
     source: SourcePublic | None = Field(
         description="The source as it is now (type source, not deleted)."
+    )
+    report: ReportSummary | None = Field(
+        default=None,
+        description="The report as it is now (type report, not deleted), without its text: "
+        "fetch /reports/{id} for it.",
     )
 
 
@@ -134,30 +144,33 @@ def current_position(*, session: Session) -> str:
     return encode_position(*(last if last else (0, 0)))
 
 
-def _with_records(session: Session, rows: list[SyncChange]) -> list[Change]:
-    def live(kind: str) -> list[int]:
-        return [r.resource_id for r in rows if r.resource_type == kind and r.deleted_at is None]
+def _live(session: Session, rows: list[SyncChange], table: Any, kind: ChangeType) -> dict[int, Any]:
+    """The records of this kind that the rows name and that still exist, by id."""
+    pks = [r.resource_id for r in rows if r.resource_type == kind and r.deleted_at is None]
+    if not pks:
+        return {}
+    query = select(table).where(col(table.id).in_(pks))
+    if table is Report:
+        # The feed carries reports without their text, which may be 500,000 characters.
+        query = query.options(defer(Report.text), defer(Report.text_key))  # type: ignore[arg-type]
+    return {record.id: record for record in session.exec(query)}
 
-    claim_ids, source_ids = live(ChangeType.claim), live(ChangeType.source)
-    claims = (
-        {c.id: c for c in session.exec(select(Claim).where(col(Claim.id).in_(claim_ids)))}
-        if claim_ids
-        else {}
-    )
-    sources = (
-        {s.id: s for s in session.exec(select(Source).where(col(Source.id).in_(source_ids)))}
-        if source_ids
-        else {}
-    )
+
+def _with_records(session: Session, rows: list[SyncChange]) -> list[Change]:
+    claims = _live(session, rows, Claim, ChangeType.claim)
+    sources = _live(session, rows, Source, ChangeType.source)
+    reports = _live(session, rows, Report, ChangeType.report)
     changes = []
     for row in rows:
-        claim = claims.get(row.resource_id) if row.resource_type == ChangeType.claim else None
-        source = sources.get(row.resource_id) if row.resource_type == ChangeType.source else None
-        if row.deleted_at is None and claim is None and source is None:
+        kind = ChangeType(row.resource_type)
+        claim = claims.get(row.resource_id) if kind == ChangeType.claim else None
+        source = sources.get(row.resource_id) if kind == ChangeType.source else None
+        report = reports.get(row.resource_id) if kind == ChangeType.report else None
+        if row.deleted_at is None and claim is None and source is None and report is None:
             continue  # deleted since this page was read: its tombstone comes later in the feed
         changes.append(
             Change(
-                type=ChangeType(row.resource_type),
+                type=kind,
                 id=str(row.resource_id),
                 deleted=row.deleted_at is not None,
                 changed_at=row.changed_at,
@@ -165,6 +178,9 @@ def _with_records(session: Session, rows: list[SyncChange]) -> list[Change]:
                 claim=ClaimPublic.model_validate(claim, from_attributes=True) if claim else None,
                 source=SourcePublic.model_validate(source, from_attributes=True)
                 if source
+                else None,
+                report=ReportSummary.model_validate(report, from_attributes=True)
+                if report
                 else None,
             )
         )

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim, ClaimPublic
 from app.core.db import utcnow
 from app.core.fields import PublicId
+from app.reports.models import Report, ReportPublic
 from app.sources.models import Source, SourcePublic
 from app.stances.models import Stance, StanceLine
 from app.sync.bulk.records import FORMAT, VERSION
@@ -25,6 +26,7 @@ from app.verdicts.models import Verdict
 from app.verdicts.rating import Rating
 
 CHUNK = 1000
+REPORT_CHUNK = 16
 
 
 class _VerdictLine(BaseModel):
@@ -47,13 +49,15 @@ def _line(kind: str, model: BaseModel) -> bytes:
     ).encode()
 
 
-def _walk(session: Session, table: type[Source | Claim | Stance | Verdict]) -> Iterator[Any]:
+def _walk(
+    session: Session, table: type[Source | Report | Claim | Stance | Verdict], chunk: int = CHUNK
+) -> Iterator[Any]:
     after = 0
     key = "claim_id" if table is Verdict else "id"  # a verdict is keyed by its claim
     id_column = col(getattr(table, key))
     while True:
         rows = list(
-            session.exec(select(table).where(id_column > after).order_by(id_column).limit(CHUNK))
+            session.exec(select(table).where(id_column > after).order_by(id_column).limit(chunk))
         )
         if not rows:
             return
@@ -63,8 +67,8 @@ def _walk(session: Session, table: type[Source | Claim | Stance | Verdict]) -> I
 
 
 def export_lines(*, engine: Engine) -> Iterator[bytes]:
-    """Header, then every source, claim and stance by id, then every verdict by claim id:
-    one JSON object a line."""
+    """Header, then every source, report, claim and stance by id, then every verdict by
+    claim id: one JSON object a line."""
     with Session(engine) as session:
         if engine.dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -79,6 +83,9 @@ def export_lines(*, engine: Engine) -> Iterator[bytes]:
         yield (json.dumps(header) + "\n").encode()
         for source in _walk(session, Source):
             yield _line("source", SourcePublic.model_validate(source, from_attributes=True))
+        # A few at a time: a report's text may be 500,000 characters.
+        for report in _walk(session, Report, REPORT_CHUNK):
+            yield _line("report", ReportPublic.model_validate(report, from_attributes=True))
         for claim in _walk(session, Claim):
             yield _line("claim", ClaimPublic.model_validate(claim, from_attributes=True))
         for stance in _walk(session, Stance):

@@ -40,9 +40,18 @@ class BulkResult(BaseModel):
     sources_matched: int = Field(
         description="Source lines whose name already existed (case-insensitive): reused as is."
     )
+    reports_created: int = 0
+    reports_matched: int = Field(
+        default=0,
+        description="Report lines whose url was already stored (compared as POST /reports "
+        "does): reused as is.",
+    )
     claims_created: int
     stances_created: int
     source_ids: dict[str, str] = Field(description="The file's source ids -> database ids.")
+    report_ids: dict[str, str] = Field(
+        default_factory=dict, description="The file's report ids -> database ids."
+    )
     claim_ids: dict[str, str] = Field(description="The file's claim ids -> database ids.")
 
 
@@ -78,9 +87,12 @@ async def import_bulk(request: Request, session: WriteSession, _key: WriteKey) -
         lines=counts.lines,
         sources_created=counts.sources_created,
         sources_matched=counts.sources_matched,
+        reports_created=counts.reports_created,
+        reports_matched=counts.reports_matched,
         claims_created=counts.claims_created,
         stances_created=counts.stances_created,
         source_ids={k: str(v) for k, v in importer.source_ids.items()},
+        report_ids={k: str(v) for k, v in importer.reports.ids.items()},
         claim_ids={k: str(v) for k, v in importer.claim_ids.items()},
     )
 

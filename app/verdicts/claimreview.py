@@ -7,6 +7,8 @@ markup requires (claimReviewed, reviewRating with alternateName, url) and recomm
 datePublished; the Rating's ratingValue, bestRating, worstRating).
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
@@ -59,8 +61,30 @@ def _asserting(stances: list[StancePublic]) -> list[StancePublic]:
     return sorted((s for s in stances if s.stance == StanceKind.asserts), key=lambda s: s.stated_at)
 
 
-def claim_jsonld(detail: ClaimDetail, claim_url: str) -> dict[str, Any]:
-    """The claim as a schema.org Claim: its text, who asserts it, where it appeared."""
+@dataclass(frozen=True)
+class Appearance:
+    """A report through which one of the claim's stances is known."""
+
+    url: str
+    title: str | None
+    published_at: datetime | None
+
+
+def _creative_work(report: Appearance) -> dict[str, Any]:
+    work: dict[str, Any] = {"@type": "CreativeWork", "url": report.url}
+    if report.title:
+        work["name"] = report.title
+    if report.published_at:
+        work["datePublished"] = _when(report.published_at)
+    return work
+
+
+def claim_jsonld(
+    detail: ClaimDetail, claim_url: str, reports: Sequence[Appearance] = ()
+) -> dict[str, Any]:
+    """The claim as a schema.org Claim: its text, who asserts it, where it appeared: the
+    reports its stances cite, earliest published first (else where the assertions were
+    made)."""
     claim: dict[str, Any] = {
         "@type": "Claim",
         "@id": claim_url,
@@ -72,7 +96,12 @@ def claim_jsonld(detail: ClaimDetail, claim_url: str) -> dict[str, Any]:
         claim["author"] = [_agent(s.source.name, s.source.kind) for s in asserting]
         claim["datePublished"] = _when(asserting[0].stated_at)
     urls = list(dict.fromkeys(u for s in asserting if (u := s.url or s.reported_via)))
-    if urls:
+    if reports:
+        # Earliest published first, undated ones after them.
+        works = sorted(reports, key=lambda r: (r.published_at is None, r.published_at or 0, r.url))
+        claim["firstAppearance"] = _creative_work(works[0])
+        claim["appearance"] = [_creative_work(report) for report in works]
+    elif urls:
         claim["firstAppearance"] = {"@type": "CreativeWork", "url": urls[0]}
         claim["appearance"] = [{"@type": "CreativeWork", "url": url} for url in urls]
     if detail.place:
@@ -81,10 +110,13 @@ def claim_jsonld(detail: ClaimDetail, claim_url: str) -> dict[str, Any]:
 
 
 def claim_review_jsonld(
-    detail: ClaimDetail, claim_url: str, reviewer: Source | None
+    detail: ClaimDetail,
+    claim_url: str,
+    reviewer: Source | None,
+    reports: Sequence[Appearance] = (),
 ) -> dict[str, Any]:
     """A ClaimReview when the claim has a verdict, else the Claim alone."""
-    claim = claim_jsonld(detail, claim_url)
+    claim = claim_jsonld(detail, claim_url, reports)
     verdict = detail.verdict
     if verdict is None:
         return {"@context": SCHEMA_ORG, **claim}

@@ -14,9 +14,15 @@ from app.core.errors import Conflict
 from app.core.fields import HttpUrlStr, PublicId
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
+from app.reports.models import Report
 from app.sources.models import Source, SourceKind, name_key
 from app.stances.rules import ClaimStatus
-from app.verdicts.claimreview import ClaimReviewIn, OrganizationIn, claim_review_jsonld
+from app.verdicts.claimreview import (
+    Appearance,
+    ClaimReviewIn,
+    OrganizationIn,
+    claim_review_jsonld,
+)
 from app.verdicts.models import Verdict, VerdictOutcome, VerdictPut
 from app.verdicts.service import apply_verdict
 
@@ -26,7 +32,16 @@ _HTTP_URL: TypeAdapter[str] = TypeAdapter(HttpUrlStr)
 def claim_as_jsonld(*, session: Session, claim: Claim, claim_url: str) -> dict[str, Any]:
     detail = claim_detail(session=session, claim=claim)
     reviewer = session.get(Source, int(detail.verdict.source_id)) if detail.verdict else None
-    return claim_review_jsonld(detail, claim_url, reviewer)
+    cited = {int(s.report_id) for s in detail.stances if s.report_id is not None}
+    reports = (
+        session.exec(
+            select(Report.url, Report.title, Report.published_at).where(col(Report.id).in_(cited))
+        ).all()
+        if cited
+        else []
+    )
+    appearances = [Appearance(url, title, published_at) for url, title, published_at in reports]
+    return claim_review_jsonld(detail, claim_url, reviewer, appearances)
 
 
 class ImportedReview(SQLModel):

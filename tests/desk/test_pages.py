@@ -73,7 +73,14 @@ def test_seeded_desk_shows_the_central_claim_disputed_first(
         "Hayat Tahrir al-Sham",
         "Syrian National Army",
     ]
-    assert ">kvia.com</a>" in chunk  # the report it comes through
+    # The report it comes through, a page of the desk now that reports are records.
+    [report] = client.get("/reports").json()["items"]
+    assert re.findall(r'<a class="report" href="([^"]+)">', chunk) == [
+        f"/desk/reports/{report['id']}"
+    ]
+    report_page = client.get(f"/desk/reports/{report['id']}")
+    assert report_page.status_code == 200
+    assert report_page.text.count('<span class="quote-found">found</span>') == 24
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_seed_twice_adds_everything_once(
     first = run_cli(database_url, tmp_path, "seed")
     assert (first.returncode, first.stdout.splitlines()[-1]) == (
         0,
-        f"{SOURCES} sources added, {CLAIMS} claims added, {STANCES} stances added",
+        f"{SOURCES} sources added, 1 reports added, {CLAIMS} claims added, {STANCES} stances added",
     ), first.stderr
     before = {
         "sources": walk(client, "/sources", {"limit": 100}),
@@ -65,7 +65,7 @@ def test_seed_twice_adds_everything_once(
     second = run_cli(database_url, tmp_path, "seed")
     assert (second.returncode, second.stdout.splitlines()[-1]) == (
         0,
-        "0 sources added, 0 claims added, 0 stances added",
+        "0 sources added, 0 reports added, 0 claims added, 0 stances added",
     ), second.stderr
     after = {
         "sources": walk(client, "/sources", {"limit": 100}),
@@ -99,7 +99,7 @@ def test_the_central_claim_is_disputed_and_state_media_deny_it(
     ) == ("disputed", 2, 1, "Hama", ["syria", "hama-offensive-2024"])
     assert central["status_explanation"] == (
         "disputed: asserted by 2 sources (Syrian opposition), "
-        "denied by 1 source (Syrian government)"
+        "denied by 1 source (Syrian government); known through 1 report"
     )
     assert {
         (s["source"]["name"], s["source"]["kind"], s["stance"], s["stated_at"], s["quote"])
@@ -139,3 +139,34 @@ def test_the_central_claim_is_disputed_and_state_media_deny_it(
         "Insurgents secured positions in several Hama neighbourhoods, including Sawaaeq and "
         "Zahiriyeh."
     ]
+
+
+def test_the_report_is_a_record_and_every_seeded_quote_is_found_in_it(
+    client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    assert run_cli(database_url, tmp_path, "seed").returncode == 0
+    [report] = walk(client, "/reports")
+    ap = client.get("/sources", params={"q": "Associated Press"}).json()["items"]
+    full = client.get(f"/reports/{report['id']}").json()
+    assert {
+        k: full[k] for k in ("url", "title", "publisher_id", "published_at", "language", "text")
+    } == {
+        "url": DOCUMENT["report"]["url"],
+        "title": "Syrian Insurgents Enter Hama City After Intense Clashes, Seize Key Areas",
+        "publisher_id": ap[0]["id"],
+        "published_at": "2024-12-05T11:21:00Z",
+        "language": "en",
+        "text": REPORT,
+    }
+    assert full["stance_count"] == STANCES
+    cited = walk(client, f"/reports/{report['id']}/stances", {"limit": 100})
+    assert len(cited) == STANCES
+    assert {(s["report_id"], s["quote_found"]) for s in cited} == {(report["id"], True)}
+    assert [c["id"] for c in walk(client, "/claims", {"report_id": report["id"]})] == [
+        c["id"] for c in walk(client, "/claims")
+    ]
+    again = run_cli(database_url, tmp_path, "seed")
+    assert again.stdout.splitlines()[-1] == (
+        "0 sources added, 0 reports added, 0 claims added, 0 stances added"
+    )
+    assert walk(client, "/reports") == [report]

@@ -426,7 +426,7 @@ def test_sigkill_mid_seed_then_seed_again_completes_without_duplicates(
 
     again = run_cli(["seed"], database_url, CLAIMS_SEEDS_DIR=str(seeds))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "0 sources added, 0 claims added, 0 stances added" in again.stdout
+    assert "0 sources added, 0 reports added, 0 claims added, 0 stances added" in again.stdout
     assert _counts(database_url) == (5, SEED_CLAIMS, SEED_CLAIMS, expected_stances)
     print(
         f"\nSIGKILL mid-seed: killed with {claims}/{SEED_CLAIMS} claims and "

@@ -4,7 +4,7 @@ import pytest
 
 from app.stances.rules import ClaimStatus, CurrentStance, StanceKind, derive_status
 
-A, D = StanceKind.asserts, StanceKind.denies
+A, D, R = StanceKind.asserts, StanceKind.denies, StanceKind.retracts
 
 
 def s(stance: StanceKind, source_id: int, affiliation: str | None) -> CurrentStance:
@@ -36,6 +36,15 @@ CASES: list[tuple[list[CurrentStance], ClaimStatus, int, int]] = [
     ([s(D, 1, "Syrian government"), s(D, 2, "Russia")], ClaimStatus.denied, 0, 2),
     ([s(A, 1, "Syrian opposition"), s(D, 2, "Syrian government")], ClaimStatus.disputed, 1, 1),
     ([s(A, 1, "X"), s(A, 2, "Y"), s(D, 3, "X")], ClaimStatus.disputed, 2, 1),
+    # A retraction counts neither way: it is as if the source had no position.
+    ([s(R, 1, "Syrian government")], ClaimStatus.unsourced, 0, 0),
+    ([s(R, 1, "X"), s(R, 2, "Y")], ClaimStatus.unsourced, 0, 0),
+    ([s(A, 1, "Syrian opposition"), s(R, 2, "Syrian government")], ClaimStatus.asserted, 1, 0),
+    ([s(D, 1, "Syrian government"), s(R, 2, "Syrian opposition")], ClaimStatus.denied, 0, 1),
+    ([s(A, 1, "X"), s(D, 2, "Y"), s(R, 3, "Z")], ClaimStatus.disputed, 1, 1),
+    # A retracting source is no camp: one asserting camp stays asserted.
+    ([s(A, 1, "X"), s(R, 2, "Y")], ClaimStatus.asserted, 1, 0),
+    ([s(A, 1, "X"), s(A, 2, "Y"), s(R, 3, None)], ClaimStatus.corroborated, 2, 0),
 ]
 
 
@@ -76,3 +85,40 @@ def test_explanation_names_unaffiliated_sources() -> None:
         "denied: denied by 1 source (Syrian government), asserted by none"
     )
     assert derive_status([]).explanation == "unsourced: no source has taken a position on it"
+
+
+def test_explanation_says_who_has_withdrawn() -> None:
+    assert derive_status(
+        [s(A, 1, "Syrian opposition"), s(D, 2, "Syrian government"), s(R, 3, None)]
+    ).explanation == (
+        "disputed: asserted by 1 source (Syrian opposition), "
+        "denied by 1 source (Syrian government); withdrawn by 1 source (source 3, unaffiliated)"
+    )
+    assert derive_status([s(R, 1, "Syrian government"), s(R, 2, "Russia")]).explanation == (
+        "unsourced: no source holds a position on it; "
+        "withdrawn by 2 sources (Russia; Syrian government)"
+    )
+    assert derive_status([s(D, 7, "Syrian government"), s(R, 8, "X")]).explanation == (
+        "denied: denied by 1 source (Syrian government), asserted by none; "
+        "withdrawn by 1 source (X)"
+    )
+
+
+def r(stance: StanceKind, source_id: int, report_id: int | None) -> CurrentStance:
+    return CurrentStance(stance, source_id, f"source {source_id}", None, report_id)
+
+
+def test_explanation_says_through_how_many_distinct_reports() -> None:
+    assert derive_status([r(A, 1, 10), r(A, 2, 10), r(D, 3, None)]).explanation == (
+        "disputed: asserted by 2 sources (source 1, unaffiliated; source 2, unaffiliated), "
+        "denied by 1 source (source 3, unaffiliated); known through 1 report"
+    )
+    assert derive_status([r(A, 1, 10), r(D, 2, 11), r(R, 3, 12)]).explanation == (
+        "disputed: asserted by 1 source (source 1, unaffiliated), "
+        "denied by 1 source (source 2, unaffiliated); "
+        "withdrawn by 1 source (source 3, unaffiliated); known through 3 reports"
+    )
+    # No report cited: the explanation is exactly as before.
+    assert derive_status([r(A, 1, None)]).explanation == (
+        "asserted: asserted by 1 source (source 1, unaffiliated), denied by none"
+    )

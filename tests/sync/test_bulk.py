@@ -100,6 +100,8 @@ def test_bulk_derives_status_counts_and_current_exactly_as_single_writes(
         "lines": 1 + len(SOURCES) + CLAIM_COUNT + len(STANCES),
         "sources_created": 4,
         "sources_matched": 0,
+        "reports_created": 0,
+        "reports_matched": 0,
         "claims_created": CLAIM_COUNT,
         "stances_created": len(STANCES),
     }

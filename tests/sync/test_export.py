@@ -44,6 +44,24 @@ def _build(client: TestClient, auth: dict[str, str]) -> str:
     assert client.delete(f"/sources/{gone['id']}", headers=auth).status_code == 204
     client.patch(f"/sources/{wire['id']}", headers=auth, json={"description": "Reports."})
 
+    reports = [
+        client.post("/reports", headers=auth, json=body).json()
+        for body in (
+            {
+                "url": "https://wire.example/hama#top",
+                "title": "Insurgents enter Hama",
+                "publisher_id": wire["id"],
+                "published_at": "2024-12-05T11:21:00Z",
+                "text": "State media said: \u201cwe denied it\u201d.\n"
+                + "قالوا إنهم دخلوا المدينة",
+            },
+            {"url": "https://example.org/gone"},
+            {"url": "https://sana.sy/hama", "language": "ar"},
+        )
+    ]
+    cited, gone_report, bare = (r["id"] for r in reports)
+    assert client.delete(f"/reports/{gone_report}", headers=auth).status_code == 204
+
     hama = make_claim(
         client,
         auth,
@@ -77,7 +95,29 @@ def _build(client: TestClient, auth: dict[str, str]) -> str:
         note="changed its mind",
     )
     add_stance(client, auth, hama["id"], state["id"], "asserts", stated_at="2024-12-05T08:00:00Z")
-    add_stance(client, auth, doomed["id"], wire["id"], "asserts")
+    add_stance(client, auth, doomed["id"], wire["id"], "asserts", report_id=cited)
+    add_stance(
+        client,
+        auth,
+        hama["id"],
+        wire["id"],
+        "asserts",
+        stated_at="2024-12-05T11:00:00Z",
+        quote='We DENIED it"',
+        report_id=cited,
+    )
+    add_stance(
+        client,
+        auth,
+        hama["id"],
+        wire["id"],
+        "retracts",
+        stated_at="2024-12-05T12:00:00Z",
+        quote="not in the text",
+        report_id=cited,
+        reported_via="https://wire.example/other",
+    )
+    add_stance(client, auth, quiet["id"], hts["id"], "asserts", quote="x", report_id=bare)
     add_stance(client, auth, arabic["id"], wire["id"], "asserts", stated_at="2024-12-05T12:00:00Z")
     add_stance(client, auth, arabic["id"], wire["id"], "denies", stated_at="2024-12-05T12:00:00Z")
     add_stance(client, auth, arabic["id"], hts["id"], "asserts", stated_at="2024-12-05T12:00:00Z")
@@ -111,6 +151,10 @@ def _renumbered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if record["type"] in ("stance", "verdict"):
             record["claim_id"] = ranks[("claim", record["claim_id"])]
             record["source_id"] = ranks[("source", record["source_id"])]
+        if record.get("report_id") is not None:
+            record["report_id"] = ranks[("report", record["report_id"])]
+        if record.get("publisher_id") is not None:
+            record["publisher_id"] = ranks[("source", record["publisher_id"])]
         out.append(record)
     return out
 
@@ -126,8 +170,24 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
     assert exported.status_code == 200
     header, records = _lines(exported.text)
     assert [r["type"] for r in records] == (
-        ["source"] * 3 + ["claim"] * 3 + ["stance"] * 7 + ["verdict"]
+        ["source"] * 3 + ["report"] * 2 + ["claim"] * 3 + ["stance"] * 10 + ["verdict"]
     )
+    report_lines = [r for r in records if r["type"] == "report"]
+    assert [(r["url"], r["stance_count"]) for r in report_lines] == [
+        ("https://wire.example/hama#top", 2),
+        ("https://sana.sy/hama", 1),
+    ]
+    assert report_lines[0]["text"].endswith("قالوا إنهم دخلوا المدينة")
+    cited = [
+        (r["stance"], r["report_id"], r["reported_via"], r["quote_found"])
+        for r in records
+        if r["type"] == "stance" and r["report_id"] is not None
+    ]
+    assert cited == [
+        ("asserts", report_lines[0]["id"], "https://wire.example/hama#top", True),
+        ("retracts", report_lines[0]["id"], "https://wire.example/other", False),
+        ("asserts", report_lines[1]["id"], "https://sana.sy/hama", None),
+    ]
     original_verdict = client.get(f"/claims/{hama}/verdict").json()
     assert records[-1] == {
         "type": "verdict",
@@ -135,6 +195,7 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
         "source_id": records[2]["id"],
     }
     assert records[0]["id"] == "1" and records[1]["id"] == "2" and records[2]["id"] == "4"
+    copy_reports: list[dict[str, Any]] = []
 
     path = tmp_path / "export.ndjson"
     path.write_bytes(exported.content)
@@ -149,6 +210,7 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
             again = copy_client.get("/export")
             copy_claims = copy_client.get("/claims", params={"sort": "created_at"}).json()
             copy_verdict = copy_client.get("/claims/1/verdict").json()
+            copy_reports = copy_client.get("/reports").json()["items"]
     finally:
         copy.state.engine.dispose()
     header_again, records_again = _lines(again.text)
@@ -158,6 +220,12 @@ def test_export_then_import_into_an_empty_database_gives_back_the_same_data(
     original_claims = client.get("/claims", params={"sort": "created_at"}).json()
     strip = [{k: v for k, v in c.items() if k != "id"} for c in original_claims["items"]]
     assert [{k: v for k, v in c.items() if k != "id"} for c in copy_claims["items"]] == strip
+    # Reports too: their counts kept by the copy's own database.
+    strip_ids = {"id", "publisher_id"}
+    assert [{k: v for k, v in r.items() if k not in strip_ids} for r in copy_reports] == [
+        {k: v for k, v in r.items() if k not in strip_ids}
+        for r in client.get("/reports").json()["items"]
+    ]
     # The verdict comes back whole: rating, wording, reviewer (by name), timestamps.
     assert copy_verdict["source"]["name"] == original_verdict["source"]["name"] == 'Wire, "agency"'
     ignore = {"claim_id", "source_id", "source"}

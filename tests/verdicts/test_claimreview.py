@@ -423,3 +423,48 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_verdict(
     assert again["items"] == [
         {**item, "claim_created": False, "source_created": False, "verdict": "unchanged"}
     ]
+
+
+def test_appearance_lists_the_reports_and_first_appearance_is_the_earliest_published(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
+    sana = make_source(client, auth, "Syrian state media", "state_media", "Syrian government")
+    claim = make_claim(client, auth, "Syrian insurgents entered the city of Hama.")
+
+    def report(url: str, **fields: Any) -> str:
+        response = client.post("/reports", headers=auth, json={"url": url, **fields})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    later = report(
+        "https://apnews.com/hama",
+        title="Insurgents enter Hama",
+        published_at="2024-12-05T11:21:00Z",
+    )
+    earlier = report("https://sana.sy/hama", published_at="2024-12-05T09:00:00Z")
+    undated = report("https://t.me/hts/9")
+    add_stance(
+        client, auth, claim["id"], hts["id"], "asserts", report_id=later, url="https://t.me/hts/1"
+    )
+    add_stance(client, auth, claim["id"], sana["id"], "denies", report_id=earlier)
+    other = make_source(client, auth, "SNA", "armed_group", "Syrian opposition")
+    add_stance(client, auth, claim["id"], other["id"], "asserts", report_id=undated)
+
+    document = client.get(f"/claims/{claim['id']}", headers=LD).json()
+    _check_node(document, "Claim")
+    assert document["firstAppearance"] == {
+        "@type": "CreativeWork",
+        "url": "https://sana.sy/hama",
+        "datePublished": "2024-12-05T09:00:00Z",
+    }
+    assert document["appearance"] == [
+        document["firstAppearance"],
+        {
+            "@type": "CreativeWork",
+            "url": "https://apnews.com/hama",
+            "name": "Insurgents enter Hama",
+            "datePublished": "2024-12-05T11:21:00Z",
+        },
+        {"@type": "CreativeWork", "url": "https://t.me/hts/9"},
+    ]

@@ -38,9 +38,14 @@ def import_settings(settings: Settings) -> Settings:
 
 def _summary(counts: ImportCounts, seconds: float) -> str:
     rate = counts.stances_created / seconds if seconds > 0 else 0.0
+    reports = (
+        f"{counts.reports_created} reports created, {counts.reports_matched} matched by url, "
+        if counts.reports_created or counts.reports_matched
+        else ""
+    )
     return (
         f"{counts.sources_created} sources created, {counts.sources_matched} matched by name, "
-        f"{counts.claims_created} claims, {counts.stances_created} stances "
+        f"{reports}{counts.claims_created} claims, {counts.stances_created} stances "
         f"from {counts.lines} lines in {seconds:.1f} s ({rate:,.0f} stances/s)"
     )
 

@@ -1,5 +1,5 @@
-"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, claims, stances and verdicts,
-a batch per transaction, in set-based statements.
+"""Bulk import of claims-api NDJSON (docs/bulk.md): sources, reports, claims, stances and
+verdicts, a batch per transaction, in set-based statements.
 
 The one-by-one API locks a claim and re-derives its status per stance; a bulk load of
 100,000 stances cannot afford that. Here each batch is validated whole, then written with
@@ -36,11 +36,13 @@ from app.sync.bulk.records import (
     DataRecord,
     HeaderRecord,
     LineError,
+    ReportRecord,
     SourceRecord,
     StanceRecord,
     VerdictRecord,
     line_errors,
 )
+from app.sync.bulk.reports import ImportedReports
 from app.sync.bulk.rows import (
     CLAIM_COLUMNS,
     PERIOD_COLUMNS,
@@ -68,6 +70,8 @@ class ImportCounts:
     lines: int = 0
     sources_created: int = 0
     sources_matched: int = 0
+    reports_created: int = 0
+    reports_matched: int = 0
     claims_created: int = 0
     stances_created: int = 0
     verdicts_written: int = 0
@@ -93,7 +97,9 @@ class Importer:
     counts: ImportCounts = field(default_factory=ImportCounts)
     source_ids: dict[str, int] = field(default_factory=dict)
     claim_ids: dict[str, int] = field(default_factory=dict)
+    reports: ImportedReports = field(default_factory=ImportedReports)
     _source_labels: set[str] = field(default_factory=set)
+    _report_labels: set[str] = field(default_factory=set)
     _claim_labels: set[str] = field(default_factory=set)
     _stance_labels: set[str] = field(default_factory=set)
     # Name and affiliation of the sources read (and, on PostgreSQL, locked FOR SHARE) in
@@ -129,6 +135,9 @@ class Importer:
             return
         if isinstance(record, StanceRecord):
             labels = self._stance_labels
+        elif isinstance(record, ReportRecord):
+            labels = self._report_labels
+            self._check_publisher(number, record)
         elif isinstance(record, ClaimRecord):
             labels = self._claim_labels
         else:
@@ -144,7 +153,27 @@ class Importer:
             self._check_references(number, record)
         labels.add(record.id)
 
+    def _check_publisher(self, number: int, record: ReportRecord) -> None:
+        if record.publisher_id is not None and record.publisher_id not in self._source_labels:
+            raise LineError.one(
+                number,
+                f"no earlier source line has id '{record.publisher_id}'",
+                "unknown_source",
+                "publisher_id",
+            )
+
+    def _check_cited_report(self, number: int, record: StanceRecord) -> None:
+        if record.report_id is not None and record.report_id not in self._report_labels:
+            raise LineError.one(
+                number,
+                f"no earlier report line has id '{record.report_id}'",
+                "unknown_report",
+                "report_id",
+            )
+
     def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
+        if isinstance(record, StanceRecord):
+            self._check_cited_report(number, record)
         if record.claim_id not in self._claim_labels:
             raise LineError.one(
                 number,
@@ -168,6 +197,7 @@ class Importer:
         now = utcnow()
         batch = _Batch.of(records)
         self._write_sources(conn, batch.sources, now)
+        self._write_reports(conn, batch.reports, now)
         # Earlier batches' claims that get new stances: their stored current stances count.
         known_claims = {
             self.claim_ids[r.claim_id] for r in batch.stances if r.claim_id in self.claim_ids
@@ -190,6 +220,19 @@ class Importer:
         self.counts.claims_created += len(batch.claims)
         self.counts.stances_created += len(batch.stances)
         self._write_verdicts(rows, batch.verdicts, now)
+
+    def _write_reports(self, conn: Connection, reports: list[ReportRecord], now: datetime) -> None:
+        if not reports:
+            return
+        try:
+            self.reports.write(conn, reports, self.source_ids, now)
+        except IntegrityError:
+            raise Conflict(
+                "A report of this batch was created by another writer at the same time; "
+                "retry the import (reports are matched by url)."
+            ) from None
+        self.counts.reports_created = self.reports.created
+        self.counts.reports_matched = self.reports.matched
 
     def _reserve_claims(self, conn: Connection, claims: list[ClaimRecord]) -> dict[str, int]:
         """Ids for the batch's claims, in file order, remembered for later batches."""
@@ -279,9 +322,7 @@ class Importer:
                     rows.time(stated_at),
                     r.url,
                     r.quote,
-                    r.reported_via,
-                    r.note,
-                    current,
+                    *_cited_row(r, current, self.reports),
                     rows.time(r.created_at or now),
                 )
                 for r, pk, stated_at, current in zip(
@@ -398,9 +439,18 @@ class Importer:
         return result
 
 
+def _cited_row(
+    record: StanceRecord, current: bool, reports: ImportedReports
+) -> tuple[str | None, str | None, bool, int | None, bool | None]:
+    """The stance columns between quote and created_at, in the table's order."""
+    reported_via, report_id, quote_found = reports.citation(record)
+    return reported_via, record.note, current, report_id, quote_found
+
+
 @dataclass
 class _Batch:
     sources: list[SourceRecord]
+    reports: list[ReportRecord]
     claims: list[ClaimRecord]
     stances: list[StanceRecord]
     verdicts: list[VerdictRecord]
@@ -409,6 +459,7 @@ class _Batch:
     def of(cls, records: list[DataRecord]) -> "_Batch":
         return cls(
             [r for r in records if isinstance(r, SourceRecord)],
+            [r for r in records if isinstance(r, ReportRecord)],
             [r for r in records if isinstance(r, ClaimRecord)],
             [r for r in records if isinstance(r, StanceRecord)],
             [r for r in records if isinstance(r, VerdictRecord)],

@@ -26,6 +26,7 @@ from app.core.fields import (
     Tag,
     UtcDatetime,
 )
+from app.reports.models import ReportText, Title
 from app.sources.models import SourceKind
 from app.stances.rules import ClaimStatus, StanceKind
 from app.verdicts.rating import Rating
@@ -86,6 +87,21 @@ class ClaimRecord(_Line):
     _unique_tags = field_validator("tags")(unique_tags)
 
 
+class ReportRecord(_Line):
+    type: Literal["report"]
+    id: FileRef
+    url: HttpUrlStr
+    title: Title | None = None
+    publisher_id: FileRef | None = None
+    published_at: UtcDatetime | None = None
+    language: LanguageTag = "en"
+    text: ReportText | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    # Written by export, kept by the database on import.
+    stance_count: int | None = None
+
+
 class StanceRecord(_Line):
     type: Literal["stance"]
     id: FileRef
@@ -97,9 +113,11 @@ class StanceRecord(_Line):
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
+    report_id: FileRef | None = None
     created_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     current: bool | None = None
+    quote_found: bool | None = None
 
 
 class VerdictRecord(_Line):
@@ -118,8 +136,8 @@ class VerdictRecord(_Line):
     updated_at: UtcDatetime | None = None
 
 
-Record = HeaderRecord | SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
-DataRecord = SourceRecord | ClaimRecord | StanceRecord | VerdictRecord
+Record = HeaderRecord | SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
+DataRecord = SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
 RECORD = TypeAdapter[Record](Annotated[Record, Field(discriminator="type")])
 
 
@@ -150,7 +168,7 @@ def line_errors(number: int, exc: ValidationError) -> list[FieldError]:
         loc = [str(part) for part in error.get("loc", ())]
         if error["type"] in ("json_invalid", "json_type"):
             loc = []
-        elif loc and loc[0] in ("header", "source", "claim", "stance", "verdict"):
+        elif loc and loc[0] in ("header", "source", "report", "claim", "stance", "verdict"):
             loc = loc[1:]  # the discriminator's tag, not a field of the line
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         errors.append(_field_error(number, ".".join(loc), message, str(error["type"])))

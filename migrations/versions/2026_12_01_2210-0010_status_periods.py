@@ -4,8 +4,8 @@ Existing claims get their periods from the same pure replay the write path uses
 (app/stances/timeline.py), read and written a batch of claims at a time with this
 revision's own SQL, so later changes to the app's models cannot change what it does.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 22:00:00
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 from app.stances.rules import ClaimStatus
 from app.stances.timeline import HistoryStance, replay
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

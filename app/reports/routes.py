@@ -1,0 +1,164 @@
+"""/reports: the list, one report, and the stances that cite it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import StringConstraints
+from sqlmodel import Session
+
+from app.core.auth import ReadAccess, WriteKey
+from app.core.deps import ReadSession, WriteSession
+from app.core.errors import problem_responses
+from app.core.fields import StorableStr
+from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
+from app.http.conditional import (
+    IfNoneMatch,
+    if_match,
+    read_responses,
+    respond,
+    tagged,
+    write_responses,
+)
+from app.reports import service
+from app.reports.models import (
+    Report,
+    ReportCreate,
+    ReportPage,
+    ReportPublic,
+    ReportSummary,
+    ReportUpdate,
+)
+from app.stances.models import StancePage
+from app.stances.service import list_stances, stance_public
+
+router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[ReadAccess])
+
+
+def _public(report: Report) -> ReportPublic:
+    return ReportPublic.model_validate(report, from_attributes=True)
+
+
+@router.get(
+    "",
+    operation_id="list_reports",
+    response_model=ReportPage,
+    responses=problem_responses(401, 403, 422),
+)
+def list_reports(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    publisher_id: Annotated[
+        Annotated[StorableStr, StringConstraints(max_length=40)] | None,
+        Query(description="Reports published by this source."),
+    ] = None,
+    url: Annotated[
+        Annotated[StorableStr, StringConstraints(max_length=2048)] | None,
+        Query(description="The report with exactly this url."),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ReportPage:
+    """List reports, newest `published_at` first and undated ones last; without their text."""
+    rows, next_cursor = service.list_reports(
+        session=session, publisher_id=publisher_id, url=url, limit=limit, cursor=cursor
+    )
+    response.headers.update(next_link(request, next_cursor))
+    items = [ReportSummary.model_validate(row, from_attributes=True) for row in rows]
+    return ReportPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    operation_id="create_report",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReportPublic,
+    responses=problem_responses(401, 403, 409, 413, 422),
+)
+def create_report(
+    data: ReportCreate, response: Response, session: WriteSession, _key: WriteKey
+) -> ReportPublic:
+    """Record a report. A second report with the same url is 409 naming the first."""
+    report = service.create_report(session=session, data=data)
+    response.headers["Location"] = f"/reports/{report.id}"
+    return _public(report)
+
+
+@router.get(
+    "/{report_id}",
+    operation_id="get_report",
+    response_model=ReportPublic,
+    responses={**problem_responses(401, 403, 404), **read_responses()},
+)
+def get_report(
+    report_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
+) -> ReportPublic | Response:
+    """One report, with its full text."""
+    return respond(
+        response, _public(service.get_report(session=session, report_id=report_id)), if_none_match
+    )
+
+
+def _current_report(session: Session, report_id: str) -> ReportPublic:
+    """The report as GET shows it, its row locked for the write that follows (If-Match)."""
+    return _public(service.get_report(session=session, report_id=report_id, for_update=True))
+
+
+ReportUnchanged = Annotated[None, if_match(_current_report, "report_id")]
+
+
+@router.patch(
+    "/{report_id}",
+    operation_id="update_report",
+    response_model=ReportPublic,
+    responses={**problem_responses(401, 403, 404, 409, 413, 422), **write_responses()},
+)
+def update_report(
+    report_id: str,
+    data: ReportUpdate,
+    response: Response,
+    session: WriteSession,
+    _key: WriteKey,
+    _unchanged: ReportUnchanged,
+) -> ReportPublic:
+    """Change a report. A new text re-checks the quote of every stance citing it, in the
+    same transaction. With `If-Match`, only if the report is still as you read it."""
+    report = service.update_report(session=session, report_id=report_id, data=data)
+    return tagged(response, _public(report))
+
+
+@router.delete(
+    "/{report_id}",
+    operation_id="delete_report",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**problem_responses(401, 403, 404, 409), **write_responses(returns_body=False)},
+)
+def delete_report(
+    report_id: str, session: WriteSession, _key: WriteKey, _unchanged: ReportUnchanged
+) -> None:
+    """Delete a report no stance cites; while stances cite it, 409 says how many. With
+    `If-Match`, only if the report is still as you read it."""
+    service.delete_report(session=session, report_id=report_id)
+
+
+@router.get(
+    "/{report_id}/stances",
+    operation_id="list_report_stances",
+    response_model=StancePage,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def list_report_stances(
+    report_id: str,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> StancePage:
+    """The stances known through this report, newest first."""
+    report = service.get_report(session=session, report_id=report_id)
+    rows, next_cursor = list_stances(
+        session=session, report_id=report.id, limit=limit, cursor=cursor
+    )
+    response.headers.update(next_link(request, next_cursor))
+    return StancePage(items=[stance_public(*row) for row in rows], next_cursor=next_cursor)
