@@ -12,17 +12,17 @@ from functools import lru_cache
 
 # Tashkeel (U+064B-U+0652, and the hamza marks U+0653-U+065F that NFKD splits off أ إ آ ؤ ئ),
 # superscript alef U+0670, Quranic annotation marks, and tatweel U+0640 (a stretch, not a letter).
-_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_FORMS = str.maketrans(
-    {
-        "\u0622": "\u0627",  # آ -> ا
-        "\u0623": "\u0627",  # أ -> ا
-        "\u0625": "\u0627",  # إ -> ا
-        "\u0671": "\u0627",  # ٱ -> ا
-        "\u0629": "\u0647",  # ة -> ه: حماة and حماه are one spelling
-        "\u0649": "\u064a",  # ى -> ي
-    }
-)
+MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"
+_MARKS = re.compile(f"[{MARKS}]")
+FORMS = {
+    "\u0622": "\u0627",  # آ -> ا
+    "\u0623": "\u0627",  # أ -> ا
+    "\u0625": "\u0627",  # إ -> ا
+    "\u0671": "\u0627",  # ٱ -> ا
+    "\u0629": "\u0647",  # ة -> ه: حماة and حماه are one spelling
+    "\u0649": "\u064a",  # ى -> ي
+}
+_FORMS = str.maketrans(FORMS)
 # Letters of the Arabic script (not its punctuation, digits or marks): a token made of these
 # is analysed as Arabic whatever the claim's language tag says.
 ARABIC_LETTERS = (

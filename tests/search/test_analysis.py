@@ -11,6 +11,7 @@ from app.search.analysis import (
     MAX_TERM_LENGTH,
     Similarity,
     analyze,
+    fold,
     similarity,
     words_by_term,
 )
@@ -88,6 +89,8 @@ def test_normalise_maps_the_letter_forms() -> None:
     assert normalise("\u0629\u0649") == "\u0647\u064a"
     assert normalise("ح\u064e\u064b\u0652\u0670م\u0640ا") == "حما"
     assert normalise("Hama") == "Hama"
+    # fold does the same to Arabic in its own passes.
+    assert fold("إِدلـب آلاف ٱلمدينة حماة مستشفى") == normalise("إِدلـب آلاف ٱلمدينة حماة مستشفى")
 
 
 def test_a_clitic_before_a_word_stems_as_the_word_alone() -> None:
