@@ -15,13 +15,10 @@ from pathlib import Path
 
 from app.search.analysis import analyze
 from app.search.query import SearchQuery
+from tests.search.relevance import ARCHIVE, claim_key
 
-HERE = Path(__file__).parent
-ARCHIVE = HERE / "archive.ndjson"
-QUERIES = HERE / "queries.json"
 K1 = 1.2
 B = 0.75
-KEY_TAG = "key:"
 
 
 @dataclass
@@ -33,11 +30,6 @@ class Document:
     @property
     def length(self) -> int:
         return sum(len(terms) for terms in self.fields)
-
-
-def claim_key(tags: list[str]) -> str:
-    """The stable key of a fixture claim: its `key:` tag."""
-    return next(tag.removeprefix(KEY_TAG) for tag in tags if tag.startswith(KEY_TAG))
 
 
 def load_archive(path: Path = ARCHIVE) -> list[Document]:

@@ -3,9 +3,7 @@ issue 14's targets on it under a plain BM25 in Python (tests/search/bm25.py). Th
 own evaluation, on SQLite and PostgreSQL, runs the same queries against the imported archive.
 """
 
-import json
 import re
-from typing import Any
 
 import pytest
 
@@ -13,16 +11,12 @@ from app.bulk import Importer
 from app.search.analysis import analyze, similarity
 from app.search.arabic import ARABIC_LETTERS
 from app.search.query import parse_query
-from tests.search.bm25 import ARCHIVE, QUERIES, load_archive, rank
+from tests.search.bm25 import load_archive, rank
 from tests.search.evaluate import mrr, recall_at
+from tests.search.relevance import ARCHIVE, load_queries
 
 RECALL_AT_10 = 0.95
 MRR = 0.8
-
-
-def _queries() -> list[dict[str, Any]]:
-    queries: list[dict[str, Any]] = json.loads(QUERIES.read_text(encoding="utf-8"))["queries"]
-    return queries
 
 
 def test_the_archive_is_claims_api_ndjson() -> None:
@@ -36,28 +30,28 @@ def test_the_archive_is_claims_api_ndjson() -> None:
 def test_every_query_names_claims_of_the_archive() -> None:
     keys = [document.key for document in load_archive()]
     assert len(keys) == len(set(keys))
-    queries = _queries()
-    assert len({query["q"] for query in queries}) == len(queries)
+    queries = load_queries()
+    assert len({query.q for query in queries}) == len(queries)
     for query in queries:
-        assert query["relevant"], query["q"]
-        assert set(query["relevant"]) <= set(keys), query["q"]
-        assert not parse_query(query["q"], query["language"]).is_empty, query["q"]
+        assert query.relevant, query.q
+        assert set(query.relevant) <= set(keys), query.q
+        assert not parse_query(query.q, query.language).is_empty, query.q
 
 
 def test_the_set_is_english_and_arabic() -> None:
-    queries = _queries()
-    arabic = [q for q in queries if re.search(f"[{ARABIC_LETTERS}]", q["q"])]
+    queries = load_queries()
+    arabic = [query for query in queries if re.search(f"[{ARABIC_LETTERS}]", query.q)]
     assert (len(queries), len(arabic)) == (72, 29)
 
 
 @pytest.fixture(scope="module")
 def ranked() -> dict[str, list[str]]:
     documents = load_archive()
-    return {q["q"]: rank(documents, parse_query(q["q"], q["language"])) for q in _queries()}
+    return {q.q: rank(documents, parse_query(q.q, q.language)) for q in load_queries()}
 
 
 def test_targets_under_plain_bm25(ranked: dict[str, list[str]]) -> None:
-    relevant = {q["q"]: q["relevant"] for q in _queries()}
+    relevant = {q.q: q.relevant for q in load_queries()}
     assert recall_at(10, ranked, relevant) >= RECALL_AT_10
     assert mrr(ranked, relevant) >= MRR
     # Stricter than the targets, so a regression of the analysis shows here first: in
