@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.bulk import Importer
+from app.sync.bulk.importer import Importer
 from app.search.analysis import analyze, similarity
 from app.search.arabic import ARABIC_LETTERS
 from app.search.query import parse_query
