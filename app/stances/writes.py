@@ -35,6 +35,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import parse_id
 from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
+from app.search.column import terms_of_text
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
 from app.stances.rules import StanceKind, status_of, supersedes
@@ -75,6 +76,12 @@ _UPDATE_CLAIM = (
         denying_sources=bindparam("denying"),
         updated_at=bindparam("now", type_=_claim.c.updated_at.type),
     )
+)
+
+_APPEND_SEARCH_TERMS = (
+    update(_claim)
+    .where(_claim.c.id == bindparam("claim_pk"))
+    .values(search_text=_claim.c.search_text.concat(bindparam("terms", type_=String)))
 )
 
 
@@ -178,6 +185,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "now": now,
         },
     )
+    _index_quote(conn, claim_pk=claim_pk, quote=data.quote, language=claim["language"])
     stance = StancePublic.model_validate(
         {
             **data.model_dump(exclude={"source_id", "stated_at"}),
@@ -194,6 +202,14 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     changed = {"status": new_status, "asserting_sources": asserting, "denying_sources": denying}
     conn.execute(_INSERT_EVENT, _events(claim, {**changed, "updated_at": now}, body))
     return RecordedStance(stance, body)
+
+
+def _index_quote(conn: Connection, *, claim_pk: int, quote: str | None, language: str) -> None:
+    """Search finds the claim by the quote from now on: its terms appended to the claim's
+    search column (app/search/column.py), one statement, only for a quote with terms."""
+    terms = terms_of_text(quote, language)
+    if terms:
+        conn.execute(_APPEND_SEARCH_TERMS, {"claim_pk": claim_pk, "terms": " " + terms})
 
 
 def _events(claim: Any, changed: dict[str, Any], stance_body: bytes) -> list[dict[str, Any]]:

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from app.sync.bulk.importer import Importer
 from app.search.analysis import analyze, similarity
 from app.search.arabic import ARABIC_LETTERS
 from app.search.query import parse_query
+from app.sync.bulk.importer import Importer
 from tests.search.bm25 import load_archive, rank
 from tests.search.evaluate import mrr, recall_at
 from tests.search.relevance import ARCHIVE, load_queries

@@ -143,7 +143,8 @@ def insert_claims_sqlite(rows: DriverRows, claim_rows: list[tuple[Any, ...]]) ->
     rows.insert("claim", CLAIM_COLUMNS, claim_rows)
     first, last = claim_rows[0][0], claim_rows[-1][0]  # reserved ids: contiguous, ascending
     conn.exec_driver_sql(
-        "INSERT INTO claim_fts (rowid, text) SELECT id, text FROM claim WHERE id BETWEEN ? AND ?",
+        "INSERT INTO claim_fts (rowid, search_text) "
+        "SELECT id, search_text FROM claim WHERE id BETWEEN ? AND ?",
         (first, last),
     )
     conn.exec_driver_sql(
@@ -176,7 +177,12 @@ def source_row(rows: DriverRows, r: SourceRecord, pk: int, now: datetime) -> tup
 
 
 def claim_row(
-    rows: DriverRows, r: ClaimRecord, pk: int, derived: tuple[str, int, int], now: datetime
+    rows: DriverRows,
+    r: ClaimRecord,
+    pk: int,
+    derived: tuple[str, int, int],
+    now: datetime,
+    search_text: str,
 ) -> tuple[Any, ...]:
     status, asserting, denying = derived
     return (
@@ -191,4 +197,5 @@ def claim_row(
         denying,
         rows.time(r.created_at or now),
         rows.time(r.updated_at or now),
+        search_text,
     )
