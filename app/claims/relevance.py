@@ -9,8 +9,8 @@ does not freeze the ranking.
 from dataclasses import replace
 
 from pydantic import TypeAdapter
-from sqlalchemy import Float, Integer, literal, tuple_
-from sqlmodel import Session, col, select
+from sqlalchemy import Float, Integer, literal, select, tuple_
+from sqlmodel import Session, col
 
 from app.claims.filters import ClaimFilters, ClaimSort, conditions, search_query
 from app.claims.models import Claim, ClaimPublic

@@ -86,27 +86,30 @@ def _fts5_string(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def to_fts5(query: SearchQuery) -> str:
-    """The FTS5 MATCH expression: `"insurg" AND "citi hama" AND "ham"*`."""
+def to_fts5(query: SearchQuery, *, any_part: bool = False) -> str:
+    """The FTS5 MATCH expression: `"insurg" AND "citi hama" AND "ham"*` (with `any_part`,
+    OR between the parts)."""
     if query.is_empty:
         raise ValueError("an empty query matches nothing: answer without asking the engine")
     parts = [_fts5_string(term) for term in query.terms]
     parts += [_fts5_string(" ".join(phrase)) for phrase in query.phrases]
     if query.prefix is not None:
         parts.append(_fts5_string(query.prefix) + "*")
-    return " AND ".join(parts)
+    return (" OR " if any_part else " AND ").join(parts)
 
 
 def _lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def to_tsquery(query: SearchQuery) -> str:
-    """The text for `to_tsquery('simple', ...)`: `'insurg' & ('citi' <-> 'hama') & 'ham':*`."""
+def to_tsquery(query: SearchQuery, *, any_part: bool = False) -> str:
+    """The text for `to_tsquery('simple', ...)`: `'insurg' & ('citi' <-> 'hama') & 'ham':*`;
+    with `any_part`, the parts joined by `|` instead (what ranking asks for: each
+    occurrence of a part counts, wherever the others are)."""
     if query.is_empty:
         raise ValueError("an empty query matches nothing: answer without asking the engine")
     parts = [_lexeme(term) for term in query.terms]
     parts += ["(" + " <-> ".join(map(_lexeme, phrase)) + ")" for phrase in query.phrases]
     if query.prefix is not None:
         parts.append(_lexeme(query.prefix) + ":*")
-    return " & ".join(parts)
+    return (" | " if any_part else " & ").join(parts)

@@ -9,7 +9,18 @@ on PostgreSQL tuned to order matches as BM25 does (see `ranked`).
 
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, column, func, literal_column, select, text
+from sqlalchemy import (
+    Connection,
+    Double,
+    Float,
+    Integer,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.sql import ColumnElement, Subquery
 
 from app.search.query import SearchQuery, to_fts5, to_tsquery
@@ -57,11 +68,15 @@ def ranked(conn: Connection, query: SearchQuery, *, any_part: bool = False) -> S
     """(id, score) of every claim matching a non-empty query, a higher score better: with
     `any_part`, the claims matching any part of it (the candidates of claim matching)."""
     if conn.dialect.name == "postgresql":
-        vector = literal_column("search_vector")
+        vector: ColumnElement[Any] = literal_column("search_vector")
         # Ranked by the parts joined by OR: cover density over an AND query rewards parts
         # that stand close together, which BM25 ignores (7 of 72 top-3s differed by that);
         # over OR every occurrence counts alone, as in BM25. Matching stays AND.
-        score = func.ts_rank_cd(vector, _tsquery(query, any_part=True), TS_RANK_NORMALIZATION)
+        rank = func.ts_rank_cd(vector, _tsquery(query, any_part=True), TS_RANK_NORMALIZATION)
+        # ts_rank_cd is a real: as a double, the value a cursor carries is exactly the one
+        # the next page compares (the driver reads a real as its shortest decimal, which
+        # is not the same number once the comparison widens the real to a double).
+        score = cast(rank, Double)
         return (
             select(literal_column("id", Integer).label("id"), score.label("score"))
             .select_from(text("claim AS ranked_claim"))
