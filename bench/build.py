@@ -21,7 +21,7 @@ from bench.load import LoadStats, finish, load
 
 # Bump when the generator or the loader changes, so stale caches are not reused. v2: built
 # by `claims-api import` (stance ids follow file order) instead of the bench's own loader.
-VERSION = "v2"
+VERSION = "v3"  # v3: the analysed search column (migration 0009)
 DATA = Path(__file__).resolve().parent / ".data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLAIMS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

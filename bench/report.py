@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-READS = ["disputed", "denied_by_state_media", "search", "deep_page", "claim"]
-LISTS = ["disputed", "denied_by_state_media", "search", "deep_page"]
+READS = ["disputed", "denied_by_state_media", "search", "search_relevance", "deep_page", "claim"]
+LISTS = ["disputed", "denied_by_state_media", "search", "search_relevance", "deep_page"]
 SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
 SERVICES = [SERVICE, UNCACHED]
 PEERS = ["datasette", "minimal-fastapi", "minimal-starlette"]

@@ -93,8 +93,8 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
     result = json.loads(out.read_text())
     scenarios = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api"}
     assert scenarios == {
-        "disputed", "denied_by_state_media", "search", "deep_page", "claim", "stance_posts",
-        "peak_rss_mb",
+        "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page", "claim",
+        "stance_posts", "peak_rss_mb",
     }  # fmt: skip
     uncached = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api (no cache)"}
     assert uncached == scenarios - {"stance_posts"}
