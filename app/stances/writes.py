@@ -51,7 +51,12 @@ _LOCK_SOURCE = (
     .where(_source.c.id == bindparam("source_pk"))
     .with_for_update(read=True)
 )
-_LOCK_CLAIM = select(_claim).where(_claim.c.id == bindparam("claim_pk")).with_for_update()
+# Every column but the search column, which only grows and is only ever appended to here.
+_LOCK_CLAIM = (
+    select(*(c for c in _claim.c if c.name != "search_text"))
+    .where(_claim.c.id == bindparam("claim_pk"))
+    .with_for_update()
+)
 # The bare predicate of the partial unique index (claim_id, source_id) WHERE is_current, so
 # SQLite can use that index: with the `is_current = 1` SQLAlchemy writes for a boolean
 # column, it walks every stance of the source instead (~1,800 per POST at 1M claims).

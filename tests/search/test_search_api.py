@@ -115,3 +115,19 @@ def test_a_cursor_of_another_sort_is_422(client: TestClient, seeded: dict[str, s
     mine = client.get("/claims", params={"q": "Hama", "sort": "relevance", "limit": 1})
     response = client.get("/claims", params={"q": "Hama", "cursor": mine.json()["next_cursor"]})
     assert response.status_code == 422
+
+
+def test_a_quote_costs_record_stance_one_statement(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    source = make_source(client, auth, "Wire agency", "news_agency")["id"]
+    claims = [make_claim(client, auth, f"Claim {n} about Hama.")["id"] for n in range(2)]
+    ran = {}
+    for claim, quote in zip(claims, (None, "They breached the walls."), strict=True):
+        with captured_sql(app.state.engine) as statements:
+            add_stance(client, auth, claim, source, "asserts", quote=quote)
+        ran[quote] = [s for s, _ in statements if "search_text" in s or "claim_fts" in s]
+        ran[f"{quote} count"] = len(statements)
+    assert ran[None] == []
+    assert [s.split(" SET ")[0] for s in ran["They breached the walls."]] == ["UPDATE claim"]
+    assert ran["They breached the walls. count"] == ran["None count"] + 1
