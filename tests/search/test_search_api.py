@@ -1,12 +1,18 @@
 """GET /claims?q=...: issue 14's cases on the seeded Hama claims, on both engines, and
 the search column kept in step with every write (POST, PATCH, stances)."""
 
+import json
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
 
+from app.claims.models import Claim
+from app.search import column
+from app.stances.models import Stance
+from app.sync.bulk.importer import import_lines
 from tests.helpers import add_stance, captured_sql, ids, make_claim, make_source
 from tests.search.seeded import CENTRAL
 
@@ -131,3 +137,52 @@ def test_a_quote_costs_record_stance_one_statement(
     assert ran[None] == []
     assert [s.split(" SET ")[0] for s in ran["They breached the walls."]] == ["UPDATE claim"]
     assert ran["They breached the walls. count"] == ran["None count"] + 1
+
+
+def test_every_writer_leaves_the_column_as_a_rebuild_would(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    """record_stance appends in SQL, the importer per batch, PATCH rebuilds: one column."""
+    source = make_source(client, auth, "Wire agency", "news_agency")["id"]
+    posted = make_claim(client, auth, "Insurgents entered Hama.")["id"]
+    for quote in ("They breached the walls.", None, "وحماة سقطت"):
+        add_stance(client, auth, posted, source, "asserts", quote=quote)
+    lines = [
+        {"type": "source", "id": "s", "name": "Wire agency", "kind": "news_agency"},
+        {"type": "claim", "id": "c", "text": "Troops left Homs.", "language": "en"},
+        {"type": "claim", "id": "d", "text": "Aleppo fell.", "language": "en"},
+        {
+            "type": "stance",
+            "id": "t1",
+            "claim_id": "c",
+            "source_id": "s",
+            "stance": "asserts",
+            "quote": "Gone.",
+        },
+        {
+            "type": "stance",
+            "id": "t2",
+            "claim_id": "c",
+            "source_id": "s",
+            "stance": "denies",
+            "quote": "Not so.",
+        },
+    ]
+    with Session(app.state.engine) as session:
+        for _ in import_lines(session=session, lines=map(json.dumps, lines), batch_size=3):
+            pass
+    with Session(app.state.engine) as session:
+        claims = session.exec(select(Claim)).all()
+        rebuilt = {
+            claim.id: column.search_text(
+                text=claim.text,
+                language=claim.language,
+                quotes=session.exec(
+                    select(Stance.quote).where(Stance.claim_id == claim.id).order_by(col(Stance.id))
+                ).all(),
+            )
+            for claim in claims
+        }
+        stored = {claim.id: claim.search_text.strip() for claim in claims}
+    assert stored == rebuilt
+    assert stored[int(posted)] == "insurg enter hama breach wall حما سقطت"
