@@ -121,7 +121,7 @@ NOW = "2024-12-05 08:00:00"
 
 
 def _claims_before_search(engine: sa.Engine) -> None:
-    """A claim with a quoted stance, and one without, written as revision 0008 stored them."""
+    """A claim with a quoted stance, and one without, stored before the search column."""
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -150,13 +150,22 @@ def _claims_before_search(engine: sa.Engine) -> None:
         )
 
 
+def _before_search(engine: sa.Engine) -> str:
+    """The revision before the search column's, wherever the history puts that one."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    [search] = [rev for rev in script.walk_revisions() if rev.path.endswith("_search_column.py")]
+    assert isinstance(search.down_revision, str)
+    return search.down_revision
+
+
 def test_the_search_column_is_filled_for_stored_claims(
     empty_database: str, engine: sa.Engine
 ) -> None:
-    upgrade(engine, "0008")
+    before = _before_search(engine)
+    upgrade(engine, before)
     _claims_before_search(engine)
     upgrade(engine)
-    downgrade(engine, "0008")
+    downgrade(engine, before)
     upgrade(engine)
     app = create_app(Settings(database_url=empty_database))
     try:
