@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import Engine
 
+from app.claims import match_routes
 from app.claims import routes as claims
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
@@ -56,6 +57,7 @@ OPENAPI_TAGS = [
 ]
 ROUTERS = (
     claims.router,
+    match_routes.router,
     stances.claim_stances,
     verdicts.router,
     sources.router,

@@ -22,8 +22,9 @@ from bench.load import LoadStats, finish, load
 
 # Bump when the generator or the loader changes, so stale caches are not reused. v2: built
 # by `claims-api import` (stance ids follow file order) instead of the bench's own loader.
-# v3: the schema has claim_status_period (migration 0009), which the import fills.
-VERSION = "v3"
+# v4: the schema has claim_status_period (migration 0010) and the analysed search column
+# (0011), which the import fills.
+VERSION = "v4"
 DATA = Path(__file__).resolve().parent / ".data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLAIMS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

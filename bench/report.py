@@ -15,10 +15,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 READS = [
-    "disputed", "denied_by_state_media", "search", "deep_page", "claim", "as_of_disputed",
-    "timeline",
+    "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page", "claim",
+    "as_of_disputed", "timeline",
 ]  # fmt: skip
-LISTS = ["disputed", "denied_by_state_media", "search", "deep_page", "as_of_disputed"]
+LISTS = [
+    "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page",
+    "as_of_disputed",
+]  # fmt: skip
 SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
 SERVICES = [SERVICE, UNCACHED]
 SAME_SQL = "same-sql (d)"

@@ -129,6 +129,15 @@ def read_scenarios(params: Params) -> list[Scenario]:
         Scenario(
             "search", f"/claims?q={SEARCH_WORD}&limit=20", "search", {"q": f'"{SEARCH_WORD}"'}
         ),
+        # The same matches ranked (issue 14): every match scored and sorted, not a walk of
+        # the list's index, so it grows with the matches; the ranked page's peer query is
+        # FTS5's own bm25 over the same analysed column.
+        Scenario(
+            "search_relevance",
+            f"/claims?q={SEARCH_WORD}&sort=relevance&limit=20",
+            "search_relevance",
+            {"q": f'"{SEARCH_WORD.lower()}"'},
+        ),
         Scenario(
             "deep_page",
             "/claims?" + urlencode({"status": "disputed", "limit": 20, "cursor": cursor}),
@@ -175,6 +184,9 @@ CANNED_QUERIES = {
     + f" LIMIT {PAGE + 1}",
     "search": _LIST.format(where="id IN (SELECT rowid FROM claim_fts WHERE claim_fts MATCH :q)")
     + f" LIMIT {PAGE + 1}",
+    "search_relevance": f"SELECT {LIST_COLUMNS} FROM claim JOIN (SELECT rowid AS id, "
+    "-bm25(claim_fts) AS score FROM claim_fts WHERE claim_fts MATCH :q) AS ranked USING (id) "
+    f"ORDER BY score DESC, id DESC LIMIT {PAGE + 1}",
     "deep_page": _LIST.format(where="status = 'disputed' AND (updated_at, id) < (:t, :i)")
     + f" LIMIT {PAGE + 1}",
     "claim": (

@@ -1,6 +1,5 @@
 """The filters and sorts of GET /claims, as SQL conditions served by the list's indexes."""
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -9,18 +8,16 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
-    column,
     exists,
-    func,
     literal_column,
-    text,
 )
 from sqlmodel import Session, col, select
 
 from app.claims import as_of
 from app.claims.models import Claim, ClaimTag
 from app.core.ids import id_or_none
+from app.search import sql as search_sql
+from app.search.query import SearchQuery, parse_query
 from app.sources.models import Source, SourceKind
 from app.stances.models import Stance
 from app.stances.rules import ClaimStatus, StanceKind, affiliation_key
@@ -33,6 +30,7 @@ class ClaimSort(StrEnum):
     oldest_updated = "updated_at"
     newest_created = "-created_at"
     oldest_created = "created_at"
+    relevance = "relevance"  # with q only: the best matches first (app/search/sql.py)
 
     @property
     def field_name(self) -> str:
@@ -77,8 +75,8 @@ def conditions(session: Session, filters: ClaimFilters) -> list[ColumnElement[bo
         conditions.append(col(Claim.status).in_([s.value for s in filters.status]))
     if (stance := _current_stance_condition(filters)) is not None:
         conditions.append(stance)
-    if filters.q is not None:
-        conditions.append(_full_text(session, filters.q))
+    if (q := search_query(filters)) is not None:
+        conditions.append(_full_text(session, q))
     if filters.tag:
         conditions.append(
             col(Claim.id).in_(select(ClaimTag.claim_id).where(col(ClaimTag.tag).in_(filters.tag)))
@@ -148,53 +146,20 @@ def _source_conditions(filters: ClaimFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _words(q: str) -> list[str]:
-    """The words of q as both engines' tokenizers cut text: letters and digits, with their
-    combining marks (Arabic harakat, a shadda) kept inside the word; anything else,
-    `_` included, separates words."""
-    words, word = [], ""
-    for ch in q:
-        if ch.isalnum() or (word and unicodedata.category(ch).startswith("M")):
-            word += ch
-        elif word:
-            words.append(word)
-            word = ""
-    return [*words, word] if word else words
+def search_query(filters: ClaimFilters) -> SearchQuery | None:
+    """The analysed `q`, in the language of the `language` filter when it names one."""
+    if filters.q is None:
+        return None
+    language = filters.language[0] if len(filters.language) == 1 else None
+    return parse_query(filters.q, language)
 
 
-def _full_text(session: Session, q: str) -> ColumnElement[bool]:
-    """Every word of q, through the database's own full-text engine."""
-    words = _words(q)
-    if not words:
+def _full_text(session: Session, q: SearchQuery) -> ColumnElement[bool]:
+    """Every word of q in the claim's text or its stances' quotes (app/search/)."""
+    if q.is_empty:
+        # Stopwords, marks or punctuation only: nothing to search, and no index to ask.
         return literal_column("1") == 0
-    if session.get_bind().dialect.name == "postgresql":
-        return literal_column("claim.search_vector").op("@@")(
-            func.plainto_tsquery(text("'simple'::regconfig"), " ".join(words))
-        )
-    # Each word quoted, so FTS5 reads it as a term, never as query syntax.
-    match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
-    matching = (
-        text("SELECT rowid FROM claim_fts WHERE claim_fts MATCH :match")
-        .bindparams(match=match)
-        .columns(column("rowid", Integer))
-    )
-    if _many_matches(session, match):
-        # Walk the list's own index and probe the match set: the unary + stops SQLite from
-        # fetching every match by rowid and sorting them all (1,440 for one place name at
-        # 100k claims, growing with the archive; bench/NOTES.md).
-        return literal_column("+claim.id").in_(matching)
-    return col(Claim.id).in_(matching)
-
-
-def _many_matches(session: Session, match: str) -> bool:
-    """More matches than the ~21 * claims / matches index rows a walk would read to fill a
-    page (a page of 20 plus one), counting a sorted fetch 4x dearer than an index step."""
-    conn = session.connection()
-    matches = conn.execute(
-        text("SELECT count(*) FROM claim_fts WHERE claim_fts MATCH :match"), {"match": match}
-    ).scalar_one()
-    claims = conn.execute(text("SELECT max(id) FROM claim")).scalar_one() or 0
-    return bool(4 * matches * matches > 21 * claims)
+    return search_sql.matches(session.connection(), q)
 
 
 def verdict_condition(ratings: list[Rating]) -> ColumnElement[bool]:

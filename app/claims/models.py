@@ -48,6 +48,10 @@ class Claim(SQLModel, table=True):
     status_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The analysed terms that search indexes (app/search/column.py); never shown.
+    search_text: str = Field(
+        default="", sa_type=Text, sa_column_kwargs={"server_default": sql_text("''")}
+    )
 
 
 class ClaimTag(SQLModel, table=True):

@@ -32,6 +32,15 @@ from app.verdicts.rating import Rating
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
+Q_DESCRIPTION = (
+    "Search the claim's text and the quotes of its stances (docs/search-analysis.md). "
+    "Every word must match, in any form (`insurgent` finds insurgents; case, accents and "
+    "Arabic diacritics, letter variants and prefixes such as و and ال do not matter); the "
+    "last word is a prefix unless the query ends in a space (`Ham` finds Hama); "
+    '"quoted phrases" match those words in that order. Operators and other punctuation '
+    "are text. A query of only stopwords or punctuation matches nothing."
+)
+
 
 # long: one parameter per filter of the contract, each documented for the OpenAPI document
 @router.get(
@@ -65,7 +74,7 @@ def list_claims(
     ] = [],
     q: Annotated[
         Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
-        Query(description="Full-text search: every word."),
+        Query(description=Q_DESCRIPTION),
     ] = None,
     tag: Annotated[
         list[Annotated[StorableStr, StringConstraints(max_length=64)]], repeatable("Exact tag.")
@@ -90,7 +99,10 @@ def list_claims(
             "status, counts and status_since, as the sources had stated them by then."
         ),
     ] = None,
-    sort: Annotated[ClaimSort, Query(description="Order of the list.")] = ClaimSort.newest_updated,
+    sort: Annotated[
+        ClaimSort,
+        Query(description="Order of the list; `relevance` (with `q` only): best matches first."),
+    ] = ClaimSort.newest_updated,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:

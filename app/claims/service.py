@@ -9,12 +9,15 @@ from sqlmodel import Session, col, select
 from app.claims import as_of
 from app.claims.filters import ClaimFilters, ClaimSort, conditions
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimTag, ClaimUpdate
+from app.claims.relevance import list_by_relevance
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.ids import parse_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
+from app.search.column import search_text
+from app.stances.models import Stance
 from app.stances.rules import ClaimStatus
 
 
@@ -42,7 +45,11 @@ def add_claim(*, session: Session, data: ClaimCreate) -> Claim:
     """create_claim without the commit, for a caller that adds to the transaction."""
     now = utcnow()
     claim = Claim(
-        **data.model_dump(), status=ClaimStatus.unsourced.value, created_at=now, updated_at=now
+        **data.model_dump(),
+        status=ClaimStatus.unsourced.value,
+        created_at=now,
+        updated_at=now,
+        search_text=search_text(text=data.text, language=data.language),
     )
     session.add(claim)
     session.flush()
@@ -60,6 +67,8 @@ def update_claim(*, session: Session, claim_id: str, data: ClaimUpdate) -> Claim
         for name, value in changes.items():
             setattr(claim, name, value)
         claim.updated_at = utcnow()
+        if "text" in changes or "language" in changes:
+            claim.search_text = _search_text(session, claim)
         if "tags" in changes:
             session.exec(delete(ClaimTag).where(col(ClaimTag.claim_id) == claim.id))
             _write_tags(session, claim)
@@ -79,6 +88,16 @@ def delete_claim(*, session: Session, claim_id: str) -> None:
     session.commit()
 
 
+def _search_text(session: Session, claim: Claim) -> str:
+    """The claim's whole search column again: its text and every quote of its stances."""
+    quotes = session.exec(
+        select(Stance.quote)
+        .where(Stance.claim_id == claim.id, col(Stance.quote).is_not(None))
+        .order_by(col(Stance.id))
+    ).all()
+    return search_text(text=claim.text, language=claim.language, quotes=quotes)
+
+
 def _write_tags(session: Session, claim: Claim) -> None:
     session.add_all(ClaimTag(claim_id=claim.id, tag=tag) for tag in claim.tags)  # type: ignore[arg-type]
 
@@ -86,6 +105,8 @@ def _write_tags(session: Session, claim: Claim) -> None:
 def list_claims(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
 ) -> tuple[list[ClaimPublic], str | None]:
+    if sort is ClaimSort.relevance:
+        return list_by_relevance(session=session, filters=filters, limit=limit, cursor=cursor)
     if filters.as_of is None:
         query = select(*_PUBLIC_COLUMNS)
     else:

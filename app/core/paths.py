@@ -16,6 +16,9 @@ def _template_regex(template: str) -> re.Pattern[str]:
 def path_operations(app: FastAPI, path: str) -> dict[str, Any] | None:
     """The document's operations at this concrete path ({method: operation}), if any."""
     document = app.openapi()
+    # A literal path first: /claims/match is not the claim "match" of /claims/{claim_id}.
+    if path in document["paths"]:
+        return dict(document["paths"][path])
     for template, operations in document["paths"].items():
         if _template_regex(template).fullmatch(path):
             return dict(operations)

@@ -42,6 +42,7 @@ from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
 from app.reports.models import Report
 from app.reports.quotes import like_pattern
+from app.search.column import terms_of_text
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
 from app.stances.periods import sync_periods
@@ -59,7 +60,12 @@ _LOCK_SOURCE = (
     .where(_source.c.id == bindparam("source_pk"))
     .with_for_update(read=True)
 )
-_LOCK_CLAIM = select(_claim).where(_claim.c.id == bindparam("claim_pk")).with_for_update()
+# Every column but the search column, which only grows and is only ever appended to here.
+_LOCK_CLAIM = (
+    select(*(c for c in _claim.c if c.name != "search_text"))
+    .where(_claim.c.id == bindparam("claim_pk"))
+    .with_for_update()
+)
 # The bare predicate of the partial unique index (claim_id, source_id) WHERE is_current, so
 # SQLite can use that index: with the `is_current = 1` SQLAlchemy writes for a boolean
 # column, it walks every stance of the source instead (~1,800 per POST at 1M claims).
@@ -102,6 +108,12 @@ _UPDATE_CLAIM = (
         denying_sources=bindparam("denying"),
         updated_at=bindparam("now", type_=_claim.c.updated_at.type),
     )
+)
+
+_APPEND_SEARCH_TERMS = (
+    update(_claim)
+    .where(_claim.c.id == bindparam("claim_pk"))
+    .values(search_text=_claim.c.search_text.concat(bindparam("terms", type_=String)))
 )
 
 
@@ -244,6 +256,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "now": now,
         },
     )
+    _index_quote(conn, claim_pk=claim_pk, quote=data.quote, language=claim["language"])
     stance = StancePublic.model_validate(
         {
             **data.model_dump(exclude={"source_id", "stated_at"}),
@@ -270,6 +283,14 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     events = _events(claim, changed, body, history_rewritten=timeline.history_rewritten)
     conn.execute(_INSERT_EVENT, events)
     return RecordedStance(stance, body)
+
+
+def _index_quote(conn: Connection, *, claim_pk: int, quote: str | None, language: str) -> None:
+    """Search finds the claim by the quote from now on: its terms appended to the claim's
+    search column (app/search/column.py), one statement, only for a quote with terms."""
+    terms = terms_of_text(quote, language)
+    if terms:
+        conn.execute(_APPEND_SEARCH_TERMS, {"claim_pk": claim_pk, "terms": " " + terms})
 
 
 def _events(

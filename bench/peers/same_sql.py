@@ -29,13 +29,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from app.claims.filters import _words
 from app.core.pagination import decode_cursor, encode_cursor
+from app.search.query import SearchQuery, parse_query, to_fts5, to_tsquery
 from app.stances.rules import CurrentStance, StanceKind, derive_status
 
+# The read scenarios this peer answers (bench/scenarios.py). Not yet: as_of_disputed and
+# timeline (status periods), search_relevance (the ranked search): the runner measures the
+# service alone on those.
+SCENARIOS = frozenset({"disputed", "denied_by_state_media", "search", "deep_page", "claim"})
 CLAIM_FIELDS = (
     "id", "text", "language", "place", "occurred_at", "tags", "status", "asserting_sources",
-    "denying_sources", "created_at", "updated_at",
+    "denying_sources", "created_at", "updated_at", "status_since",
 )  # fmt: skip
 CLAIM_COLUMNS = ", ".join(f"claim.{name}" for name in CLAIM_FIELDS)
 SORT = "-updated_at"
@@ -49,7 +53,9 @@ _SOURCE_COLUMNS = (
 STANCES_SQL = (
     "SELECT stance.id, stance.claim_id, stance.source_id, stance.stance, stance.stated_at, "
     "stance.url, stance.quote, stance.reported_via, stance.note, stance.is_current, "
-    "stance.created_at, " + _SOURCE_COLUMNS.format(a=" AS id_1", b="") + " FROM stance "
+    "stance.created_at, stance.report_id, stance.quote_found, "
+    + _SOURCE_COLUMNS.format(a=" AS id_1", b="")
+    + " FROM stance "
     "JOIN source ON source.id = stance.source_id WHERE stance.claim_id = {p} AND "
     "{current} ORDER BY stance.stated_at DESC, stance.id DESC"
 )
@@ -100,11 +106,11 @@ class Sqlite:
     def tags(value: str) -> Any:
         return json.loads(value)
 
-    def search(self, words: list[str]) -> tuple[str, list[Any]]:
-        match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    def search(self, query: SearchQuery) -> tuple[str, list[Any]]:
+        match = to_fts5(query)
         (matches,) = self.rows("SELECT count(*) FROM claim_fts WHERE claim_fts MATCH ?", [match])[0]
         (claims,) = self.rows("SELECT max(id) FROM claim", [])[0]
-        # The service's choice of plan (app/claims/filters.py `_many_matches`).
+        # The service's choice of plan (app/search/sql.py `_many_matches`).
         column = "+claim.id" if 4 * matches * matches > 21 * (claims or 0) else "claim.id"
         return f"{column} IN (SELECT rowid FROM claim_fts WHERE claim_fts MATCH ?)", [match]
 
@@ -157,8 +163,8 @@ class Postgres:
         return value
 
     @staticmethod
-    def search(words: list[str]) -> tuple[str, list[Any]]:
-        return "claim.search_vector @@ plainto_tsquery('simple'::regconfig, %s)", [" ".join(words)]
+    def search(query: SearchQuery) -> tuple[str, list[Any]]:
+        return "claim.search_vector @@ to_tsquery('simple'::regconfig, %s)", [to_tsquery(query)]
 
     limit_sql = "LIMIT %s"
 
@@ -200,7 +206,7 @@ def _claim(row: Sequence[Any]) -> dict[str, Any]:
         "id": str(row[0]), "text": row[1], "language": row[2], "place": row[3],
         "occurred_at": when(row[4]), "tags": DB.tags(row[5]), "status": row[6],
         "asserting_sources": row[7], "denying_sources": row[8], "created_at": when(row[9]),
-        "updated_at": when(row[10]),
+        "updated_at": when(row[10]), "status_since": when(row[11]),
     }  # fmt: skip
 
 
@@ -229,9 +235,14 @@ def _conditions(request: Request, params: list[Any]) -> list[str]:
     if stance or kinds:
         found.append(_stance_condition(stance, kinds, params))
     if (q := query.get("q")) is not None:
-        sql, extra = DB.search(_words(q))
-        found.append(sql)
-        params.extend(extra)
+        languages = query.getlist("language")
+        analysed = parse_query(q, languages[0] if len(languages) == 1 else None)
+        if analysed.is_empty:
+            found.append("1 = 0")  # as the service: nothing to search, no index asked
+        else:
+            sql, extra = DB.search(analysed)
+            found.append(sql)
+            params.extend(extra)
     if place := query.getlist("place"):
         found.append(_in("claim.place", place, params))
     if language := query.getlist("language"):
@@ -279,8 +290,10 @@ def _stance(row: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": str(row[0]), "claim_id": str(row[1]), "source_id": str(row[2]), "stance": row[3],
         "stated_at": when(row[4]), "url": row[5], "quote": row[6], "reported_via": row[7],
-        "note": row[8], "current": bool(row[9]), "created_at": when(row[10]),
-        "source": _source(row[11:]),
+        "note": row[8], "current": bool(row[9]),
+        "report_id": None if row[11] is None else str(row[11]),
+        "quote_found": None if row[12] is None else bool(row[12]),
+        "created_at": when(row[10]), "source": _source(row[13:]),
     }  # fmt: skip
 
 
@@ -309,7 +322,7 @@ def get_claim(claim_id: str) -> Response:
     stances = DB.rows(_sql(STANCES_SQL), [pk])
     verdicts = DB.rows(_sql(VERDICT_SQL), [pk])
     derived = derive_status(
-        CurrentStance(StanceKind(row[3]), row[11], row[12], row[15]) for row in stances
+        CurrentStance(StanceKind(row[3]), row[13], row[14], row[17], row[11]) for row in stances
     )
     body = _dumps(
         {

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from app.core.auth import Scope, create_key, revoke_key
 from app.core.config import Settings
+from app.http.idempotency.middleware import READ_ONLY_POSTS
 from app.main import create_app
 from tests.helpers import add_stance, make_claim, make_source
 from tests.state import dump
@@ -99,8 +100,14 @@ def refusals(made: dict[str, str], scope: str) -> dict[str, tuple[dict[str, str]
 
 def test_every_write_operation_needs_a_key(app: FastAPI) -> None:
     found = {(m, p): op.get("x-required-scope") for m, p, op in operations(app)}
-    writes = {key: scope for key, scope in found.items() if key[0] in WRITE_METHODS}
+    writes = {
+        key: scope
+        for key, scope in found.items()
+        if key[0] in WRITE_METHODS and key[1] not in READ_ONLY_POSTS
+    }
     assert writes, "the document has no write operation"
+    # A POST that only reads (claim matching) needs what GET needs.
+    assert {found[("post", path)] for path in READ_ONLY_POSTS} == {"read"}
     assert {key for key, scope in writes.items() if scope not in ("write", "admin")} == set()
     assert {p for (m, p), scope in found.items() if p.startswith("/webhooks")} == {
         p for (m, p), scope in found.items() if scope == "admin"

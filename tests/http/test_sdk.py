@@ -129,7 +129,8 @@ def test_generated_modules_are_named_after_the_operations(
     assert generated == operations
     for _tag, name in generated:
         assert re.fullmatch(
-            r"(list|get|create|update|put|delete|rotate|redeliver|import|export)_[a-z_]+", name
+            r"(list|get|create|update|put|delete|rotate|redeliver|import|export|match)_[a-z_]+",
+            name,
         )
     for expected in (
         "claims/list_claims.py",
@@ -148,6 +149,7 @@ def test_generated_models_are_typed_and_named_well(sdk: Path) -> None:
         "NEWEST_UPDATED",
         "OLDEST_CREATED",
         "OLDEST_UPDATED",
+        "RELEVANCE",
     ]
     enums = [models.ClaimStatus, models.StanceKind, models.SourceKind, models.ClaimSort]
     for enum in enums:

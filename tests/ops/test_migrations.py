@@ -117,6 +117,68 @@ def test_the_rebuilt_schema_serves_the_api(empty_database: str, engine: sa.Engin
         app.state.engine.dispose()
 
 
+NOW = "2024-12-05 08:00:00"
+
+
+def _claims_before_search(engine: sa.Engine) -> None:
+    """A claim with a quoted stance, and one without, stored before the search column."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
+                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO claim (id, text, language, tags, status, created_at, updated_at) "
+                f"VALUES (:id, :text, :language, '[]', 'asserted', '{NOW}', '{NOW}')"
+            ),
+            [
+                {"id": 1, "text": "Syrian insurgents entered the city of Hama.", "language": "en"},
+                {"id": 2, "text": "دخلت فصائل المعارضة مدينة حماة", "language": "ar"},
+            ],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO stance (id, claim_id, source_id, stance, stated_at, quote, "
+                "is_current, created_at) VALUES (1, 1, 1, 'asserts', :now, "
+                "'they denied that insurgents had breached the city itself', :yes, :now)"
+            ),
+            {"now": NOW, "yes": True},
+        )
+
+
+def _before_search(engine: sa.Engine) -> str:
+    """The revision before the search column's, wherever the history puts that one."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    [search] = [rev for rev in script.walk_revisions() if rev.path.endswith("_search_column.py")]
+    assert isinstance(search.down_revision, str)
+    return search.down_revision
+
+
+def test_the_search_column_is_filled_for_stored_claims(
+    empty_database: str, engine: sa.Engine
+) -> None:
+    before = _before_search(engine)
+    upgrade(engine, before)
+    _claims_before_search(engine)
+    upgrade(engine)
+    downgrade(engine, before)
+    upgrade(engine)
+    app = create_app(Settings(database_url=empty_database))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            found = {
+                q: ids(client.get("/claims", params={"q": q}).json())
+                for q in ("breached", "insurgent ", "وحماه", "hama")
+            }
+    finally:
+        app.state.engine.dispose()
+    assert found == {"breached": ["1"], "insurgent ": ["1"], "وحماه": ["2"], "hama": ["1"]}
+
+
 def test_a_second_upgrade_is_a_no_op(engine: sa.Engine) -> None:
     upgrade(engine)
     upgrade(engine)

@@ -32,6 +32,9 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 PURGE_EVERY_SECONDS = 60.0
 NOT_RECORDED = {401, 403}
+# POSTs that only read (a body too large for a query string): nothing to make safe to
+# retry, so the header is ignored rather than claimed and stored.
+READ_ONLY_POSTS = frozenset({"/claims/match"})
 
 
 class InvalidKey(ValueError):
@@ -66,7 +69,7 @@ class IdempotencyKeys:
         self._next_purge = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] in READ_ONLY_POSTS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

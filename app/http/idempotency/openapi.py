@@ -3,7 +3,12 @@ SDKs expose it, with the answers it can give (409 in flight, 422 reused)."""
 
 from typing import Any
 
-from app.http.idempotency.middleware import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER
+from app.http.idempotency.middleware import (
+    HEADER,
+    MAX_KEY_LENGTH,
+    READ_ONLY_POSTS,
+    REPLAYED_HEADER,
+)
 from app.http.idempotency.store import KEY_TTL
 
 KEY_HOURS = int(KEY_TTL.total_seconds() // 3600)
@@ -37,9 +42,9 @@ REPLAYED = {
 
 def document_idempotency_key(schema: dict[str, Any]) -> None:
     """Add the header parameter, its 409 and 422 and the replay header to every POST."""
-    for operations in schema["paths"].values():
+    for path, operations in schema["paths"].items():
         operation = operations.get("post")
-        if operation is None:
+        if operation is None or path in READ_ONLY_POSTS:
             continue
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name") == HEADER for p in parameters):

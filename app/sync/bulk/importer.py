@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from app.claims.models import Claim
 from app.core.db import utcnow
 from app.core.errors import Conflict
+from app.search.column import search_text
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
 from app.stances.periods import sync_many
@@ -98,6 +99,8 @@ class Importer:
     source_ids: dict[str, int] = field(default_factory=dict)
     claim_ids: dict[str, int] = field(default_factory=dict)
     reports: ImportedReports = field(default_factory=ImportedReports)
+    # Each claim's language, for the search terms of quotes in a later batch's stances.
+    claim_languages: dict[str, str] = field(default_factory=dict)
     _source_labels: set[str] = field(default_factory=set)
     _report_labels: set[str] = field(default_factory=set)
     _claim_labels: set[str] = field(default_factory=set)
@@ -211,8 +214,10 @@ class Importer:
         periods = self._new_periods(batch.stances, stance_pks, plan, set(claim_pks.values()), now)
         rows = DriverRows(conn)
         _retire(conn, plan.superseded)
-        _insert_claims(rows, batch.claims, claim_pks, derived, periods, now)
+        quotes = _quotes_by_claim(batch.stances)
+        _insert_claims(rows, batch.claims, claim_pks, derived, periods, now, quotes)
         self._insert_stances(rows, batch.stances, stance_pks, plan, now)
+        self._append_search_terms(conn, {k: q for k, q in quotes.items() if k not in claim_pks})
         _update_claims(conn, {pk: d for pk, d in derived.items() if pk in known_claims})
         _insert_periods(rows, periods)
         # Earlier batches' claims: their periods brought up to date as record_stance does.
@@ -240,7 +245,21 @@ class Importer:
             zip((r.id for r in claims), reserve_ids(conn, "claim", len(claims)), strict=True)
         )
         self.claim_ids.update(claim_pks)
+        self.claim_languages.update((r.id, r.language) for r in claims)
         return claim_pks
+
+    def _append_search_terms(self, conn: Connection, quotes: dict[str, list[str]]) -> None:
+        """Claims of earlier batches that new stances quote: their quotes' terms appended
+        to the search column (app/search/column.py), one executemany for the batch."""
+        appended = []
+        for claim_id, claim_quotes in quotes.items():
+            terms = search_text(
+                text="", language=self.claim_languages[claim_id], quotes=claim_quotes
+            )
+            if terms:
+                appended.append({"b_id": self.claim_ids[claim_id], "b_terms": " " + terms})
+        if appended:
+            conn.execute(_APPEND_SEARCH_TERMS, appended)
 
     def _supersede(
         self,
@@ -488,6 +507,22 @@ def _retire(conn: Connection, superseded: list[int]) -> None:
         conn.execute(update(Stance).where(col(Stance.id).in_(chunk)).values(is_current=False))
 
 
+def _quotes_by_claim(stances: list[StanceRecord]) -> dict[str, list[str]]:
+    """The batch's quotes per claim (the file's claim ids), in file order."""
+    quotes: dict[str, list[str]] = {}
+    for r in stances:
+        if r.quote:
+            quotes.setdefault(r.claim_id, []).append(r.quote)
+    return quotes
+
+
+_APPEND_SEARCH_TERMS = (
+    update(Claim)
+    .where(col(Claim.id) == bindparam("b_id"))
+    .values(search_text=col(Claim.search_text).concat(bindparam("b_terms")))
+)
+
+
 def _insert_claims(
     rows: DriverRows,
     claims: list[ClaimRecord],
@@ -495,11 +530,20 @@ def _insert_claims(
     derived: dict[int, tuple[str, int, int]],
     periods: dict[int, list[Period]],
     now: datetime,
+    quotes: dict[str, list[str]],
 ) -> None:
     if not claims:
         return
     claim_rows = [
-        claim_row(rows, r, pk, derived[pk], periods.get(pk, []), now)
+        claim_row(
+            rows,
+            r,
+            pk,
+            derived[pk],
+            periods.get(pk, []),
+            now,
+            search_text(text=r.text, language=r.language, quotes=quotes.get(r.id, ())),
+        )
         for r, pk in ((r, claim_pks[r.id]) for r in claims)
     ]
     if rows.sqlite:

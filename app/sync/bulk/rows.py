@@ -147,7 +147,8 @@ def insert_claims_sqlite(rows: DriverRows, claim_rows: list[tuple[Any, ...]]) ->
     rows.insert("claim", CLAIM_COLUMNS, claim_rows)
     first, last = claim_rows[0][0], claim_rows[-1][0]  # reserved ids: contiguous, ascending
     conn.exec_driver_sql(
-        "INSERT INTO claim_fts (rowid, text) SELECT id, text FROM claim WHERE id BETWEEN ? AND ?",
+        "INSERT INTO claim_fts (rowid, search_text) "
+        "SELECT id, search_text FROM claim WHERE id BETWEEN ? AND ?",
         (first, last),
     )
     conn.exec_driver_sql(
@@ -186,6 +187,7 @@ def claim_row(
     derived: tuple[str, int, int],
     periods: list[Period],
     now: datetime,
+    search_text: str,
 ) -> tuple[Any, ...]:
     status, asserting, denying = derived
     since = status_since(periods)
@@ -202,6 +204,7 @@ def claim_row(
         rows.time(since),
         rows.time(r.created_at or now),
         rows.time(r.updated_at or now),
+        search_text,
     )
 
 

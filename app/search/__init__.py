@@ -1,0 +1,1 @@
+"""Search: one text analysis for documents and queries, on both engines (issue 14)."""
