@@ -114,7 +114,10 @@ def seed() -> None:
         counts = load_seeds(engine=engine, seeds_dir=get_settings().seeds_dir)
     finally:
         engine.dispose()
-    typer.echo(", ".join(f"{n} {what} added" for what, n in counts.items()))
+    # "1 report added", "0 reports added": the counts are keyed by the plural.
+    typer.echo(
+        ", ".join(f"{n} {what if n != 1 else what[:-1]} added" for what, n in counts.items())
+    )
 
 
 @app.command("import")

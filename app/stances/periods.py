@@ -38,6 +38,7 @@ _HISTORY_COLUMNS = (
     _stance.c.stance,
     _stance.c.stated_at,
     _stance.c.created_at,
+    _stance.c.report_id,
 )
 _HISTORY = (
     select(*_HISTORY_COLUMNS)
@@ -81,6 +82,7 @@ def _history_row(row: Any) -> HistoryStance:
         stance=row.stance,
         stated_at=row.stated_at,
         created_at=row.created_at,
+        report_id=row.report_id,
     )
 
 

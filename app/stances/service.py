@@ -61,6 +61,7 @@ def history_stance(stance: Stance, source: Source) -> HistoryStance:
         stance=stance.stance,
         stated_at=stance.stated_at,
         created_at=stance.created_at,
+        report_id=stance.report_id,
     )
 
 

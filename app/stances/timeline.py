@@ -37,6 +37,8 @@ class HistoryStance:
     stance: str
     stated_at: datetime
     created_at: datetime
+    # The report it is known through: the explanation counts them, as the present's does.
+    report_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def _latest(stances: Iterable[HistoryStance]) -> dict[int, HistoryStance]:
 
 def _derive(current: Iterable[HistoryStance]) -> DerivedStatus:
     return derive_status(
-        CurrentStance(StanceKind(s.stance), s.source_id, s.source_name, s.affiliation)
+        CurrentStance(StanceKind(s.stance), s.source_id, s.source_name, s.affiliation, s.report_id)
         for s in current
     )
 

@@ -68,4 +68,4 @@ def test_an_installed_wheel_migrates_and_seeds_from_the_configured_folders(
     where = run(installed / "python", "-c", "import app; print(app.__file__)", cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(installed.parent)
     seeded = run(installed / "claims-api", "seed", cwd=tmp_path, env=env)
-    assert seeded == "5 sources added, 19 claims added, 24 stances added\n"
+    assert seeded == "5 sources added, 1 report added, 19 claims added, 24 stances added\n"

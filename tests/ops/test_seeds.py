@@ -56,7 +56,7 @@ def test_seed_twice_adds_everything_once(
     first = run_cli(database_url, tmp_path, "seed")
     assert (first.returncode, first.stdout.splitlines()[-1]) == (
         0,
-        f"{SOURCES} sources added, 1 reports added, {CLAIMS} claims added, {STANCES} stances added",
+        f"{SOURCES} sources added, 1 report added, {CLAIMS} claims added, {STANCES} stances added",
     ), first.stderr
     before = {
         "sources": walk(client, "/sources", {"limit": 100}),

@@ -61,3 +61,32 @@ def test_claims_with_a_current_stance_known_through_a_report(
         "unsourced: no source holds a position on it; withdrawn by 1 source "
         "(Syrian government); known through 1 report"
     )
+
+
+def test_the_explanation_over_time_counts_reports_as_the_present_does(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """as_of and the timeline explain a period with the reports its stances came through,
+    as status_explanation does now (contract v1.1: "known through N reports")."""
+    report = client.post(
+        "/reports", headers=auth, json={"url": "https://example.org/hama-over-time"}
+    ).json()
+    claim = make_claim(client, auth)
+    rebels = make_source(client, auth, "Rebels over time", affiliation="Syrian opposition")
+    state = make_source(client, auth, "State over time", affiliation="Syrian government")
+    add_stance(
+        client, auth, claim["id"], rebels["id"], "asserts",
+        stated_at="2024-12-05T09:00:00Z", report_id=report["id"],
+    )  # fmt: skip
+    add_stance(client, auth, claim["id"], state["id"], "denies", stated_at="2024-12-05T11:21:00Z")
+    now = client.get(f"/claims/{claim['id']}").json()["status_explanation"]
+    at_ten = client.get(f"/claims/{claim['id']}", params={"as_of": "2024-12-05T10:00:00Z"})
+    periods = client.get(f"/claims/{claim['id']}/timeline").json()["items"]
+    assert now.endswith("; known through 1 report")
+    assert at_ten.json()["status_explanation"] == (
+        "asserted: asserted by 1 source (Syrian opposition), denied by none; known through 1 report"
+    )
+    assert [p["explanation"] for p in periods] == [
+        at_ten.json()["status_explanation"],
+        now,
+    ]
