@@ -10,11 +10,10 @@ from typing import Any
 from sqlmodel import Session
 
 from app.claims import service as claim_service
-from app.claims.detail import claim_detail
+from app.claims.detail import claim_detail, claim_detail_at
 from app.claims.filters import ClaimSort
 from app.claims.models import ClaimDetail, ClaimPublic
 from app.core.errors import NotFound
-from app.desk import replay
 from app.desk.query import DeskQuery, Section
 from app.desk.timeline_svg import as_datetime
 from app.reports import service as report_service
@@ -33,58 +32,41 @@ MAX_HISTORY = 1000
 
 
 # ---------------------------------------------------------------------------------------
-# v1.1 connection points (contract.md, "time and provenance"). Everything the desk shows
-# of reports, quote_found, status_since, as_of and the timeline comes through the six
-# functions below, and nothing else in the desk knows where those come from. Until v1.1
-# lands they read the fields when the models have them, and otherwise degrade: no report
-# pages, no status_since, and a timeline and as_of replayed from the stance history
-# (app/desk/replay.py). Connecting the real data is a few lines here.
+# v1.1 (contract.md, "time and provenance"): what the desk shows of reports, quote_found,
+# status_since, as_of and the timeline comes through the functions below, from the same
+# services as the JSON API (nothing is derived again here).
 # ---------------------------------------------------------------------------------------
 
 
 def status_since_of(claim: ClaimPublic) -> datetime | None:
-    """`status_since` of a claim as the API returns it (v1.1), None before then."""
-    value = getattr(claim, "status_since", None)
-    return value if isinstance(value, datetime) else None
+    """`status_since` of a claim as the API returns it."""
+    return claim.status_since
 
 
 def report_id_of(stance: StancePublic) -> str | None:
-    """The report a stance is known through (v1.1 `report_id`)."""
-    value = getattr(stance, "report_id", None)
-    return None if value is None else str(value)
+    """The report a stance is known through (`report_id`)."""
+    return None if stance.report_id is None else str(stance.report_id)
 
 
 def quote_found_of(stance: StancePublic) -> bool | None:
-    """Whether the stance's quote is in its report's text (v1.1 `quote_found`)."""
-    value = getattr(stance, "quote_found", None)
-    return value if isinstance(value, bool) else None
+    """Whether the stance's quote is in its report's text (`quote_found`)."""
+    return stance.quote_found
 
 
 def claim_timeline(*, session: Session, claim_id: str) -> list[dict[str, Any]]:
-    """The items of GET /claims/{id}/timeline. Connect: the timeline service's items,
-    `[item.model_dump() for item in ...]`."""
-    return replay.timeline(_history(session, claim_id))
+    """The items of GET /claims/{id}/timeline, as JSON values."""
+    claim = claim_service.get_claim(session=session, claim_id=claim_id)
+    timeline = stance_service.claim_timeline(session=session, claim_id=claim.id, known_at=None)  # type: ignore[arg-type]
+    return [item.model_dump(by_alias=True, mode="json") for item in timeline.items]
 
 
 def claim_as_of(
     *, session: Session, detail: ClaimDetail, as_of: datetime
 ) -> tuple[ClaimDetail, datetime | None]:
-    """GET /claims/{id}?as_of=T and its status_since. Connect: claim_detail with as_of."""
-    history = _history(session, detail.id)
-    current = replay.current_as_of(history, as_of)
-    derived = replay.derived_as_of(history, as_of)
-    then = detail.model_copy(
-        update={
-            "status": derived.status,
-            "asserting_sources": derived.asserting_sources,
-            "denying_sources": derived.denying_sources,
-            "status_explanation": derived.explanation,
-            "stances": [s.model_copy(update={"current": True}) for s in current],
-        }
-    )
-    periods = [p for p in replay.timeline(history) if as_datetime(p["from"]) <= as_of]
-    since = periods[-1]["from"] if periods and derived.status == periods[-1]["status"] else None
-    return then, since
+    """GET /claims/{id}?as_of=T, and its status_since."""
+    claim = claim_service.get_claim(session=session, claim_id=detail.id)
+    then = claim_detail_at(session=session, claim=claim, as_of=as_of, known_at=None)
+    return then, then.status_since
 
 
 def find_report(*, session: Session, report_id: str) -> "ReportView | None":
