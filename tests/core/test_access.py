@@ -59,11 +59,20 @@ def world(app: FastAPI, client: TestClient) -> dict[str, str]:
     admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     source = make_source(client, admin, "Syrian state media", kind="state_media")
     claim = make_claim(client, admin)
-    stance = add_stance(client, admin, claim["id"], source["id"], "denies")
+    report = client.post("/reports", headers=admin, json={"url": "https://example.org/r"})
+    assert report.status_code == 201, report.text
+    stance = add_stance(
+        client, admin, claim["id"], source["id"], "denies", report_id=report.json()["id"]
+    )
     verdict = {"source_id": source["id"], "rating": "false"}
     answer = client.put(f"/claims/{claim['id']}/verdict", headers=admin, json=verdict)
     assert answer.status_code == 201, answer.text
-    return {"claim_id": claim["id"], "source_id": source["id"], "stance_id": stance["id"]}
+    return {
+        "claim_id": claim["id"],
+        "source_id": source["id"],
+        "stance_id": stance["id"],
+        "report_id": report.json()["id"],
+    }
 
 
 def concrete(path: str, ids: dict[str, str]) -> str:
