@@ -8,11 +8,11 @@ from datetime import datetime
 from fastapi import Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.claims.filters import ClaimFilters, ClaimSort
 from app.claims.models import ClaimPublic
 from app.claims.service import list_claims
+from app.core.db import read_once
 
 MEDIA_TYPE = "text/csv"
 CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
@@ -86,7 +86,7 @@ def csv_response(
     after `cursor` in `sort` order, streamed by a keyset walk with a short read transaction
     per chunk, so a large answer neither fills memory nor pins a snapshot. The first chunk
     is read before answering, so a bad cursor is still a 422."""
-    with Session(engine) as session:
+    with read_once(engine) as session:
         first, after = list_claims(
             session=session, filters=filters, sort=sort, limit=limit or CHUNK, cursor=cursor
         )
@@ -98,7 +98,7 @@ def csv_response(
     def rest(cursor: str | None) -> Iterator[bytes]:
         yield _encode([COLUMNS] + [_row(claim) for claim in first])
         while cursor is not None:
-            with Session(engine) as session:
+            with read_once(engine) as session:
                 claims, cursor = list_claims(
                     session=session, filters=filters, sort=sort, limit=CHUNK, cursor=cursor
                 )

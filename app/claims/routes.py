@@ -14,7 +14,7 @@ from app.claims.detail import claim_detail, claim_detail_at
 from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
 from app.claims.query import ClaimQuery
 from app.core.auth import ReadAccess, WriteKey
-from app.core.db import read_session
+from app.core.db import read_once
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
@@ -75,7 +75,7 @@ async def document_list_claims(query: Annotated[ClaimQuery, Query()]) -> ClaimPa
 def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None]:
     """The page as JSON bytes: validated once, by the service, and serialized here rather
     than validated again by FastAPI."""
-    with read_session(engine) as session:
+    with read_once(engine) as session:
         items, next_cursor = service.list_claims(
             session=session,
             filters=query.filters(),

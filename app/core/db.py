@@ -96,7 +96,10 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     def on_begin(conn: Any) -> None:
         # A writer that reads first and writes later can fail at once with
         # SQLITE_BUSY; taking the write lock up front makes it wait its turn.
-        if not conn.get_execution_options().get(WRITE_OPTION):
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # one-statement reads (read_once): no BEGIN, no ROLLBACK
+        if not options.get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN")
             return
         raw: QueuedWriterConnection = conn.connection.driver_connection
@@ -127,6 +130,13 @@ def write_engine(engine: Engine) -> Engine:
 
 def read_session(engine: Engine) -> Session:
     return Session(engine)
+
+
+def read_once(engine: Engine) -> Session:
+    """A session for reads that are one statement each (a page of a list): autocommit, so
+    there is no BEGIN and ROLLBACK around the statement (two round trips on PostgreSQL). A
+    read of several statements that must agree uses read_session, one transaction."""
+    return Session(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 def write_session(engine: Engine) -> Session:
