@@ -124,7 +124,7 @@ class Run:
             with servers.claims_api(archive.url, name, cache=cache) as server:
                 for scenario in scenarios:
                     answer = httpx.get(server.base + scenario.app_url, timeout=30)
-                    if answer.status_code != 200 or not answer.json():
+                    if answer.status_code != 200 or not _answered(answer, scenario):
                         raise RuntimeError(
                             f"{scenario.name}: {answer.status_code} {answer.text[:200]}"
                         )
@@ -278,6 +278,7 @@ class Run:
         work.mkdir(parents=True, exist_ok=True)
         responses = work / f"responses-{archive.claims}.json"
         responses.write_text(json.dumps(bodies))
+        scenarios = [s for s in scenarios if not s.html]
         for kind in ("fastapi", "starlette"):
             with servers.minimal(kind, responses) as server:
                 for scenario in scenarios:
@@ -424,6 +425,13 @@ def machine() -> dict[str, Any]:
         "memory_gb": round(int(mem) / 1024 / 1024, 1),
         "kernel": platform.release(),
     }
+
+
+def _answered(answer: httpx.Response, scenario: Scenario) -> bool:
+    """A real answer: a JSON body that is not empty, or for the desk's pages HTML."""
+    if scenario.html:
+        return answer.headers.get("content-type", "").startswith("text/html")
+    return bool(answer.json())
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -29,6 +29,9 @@ class Scenario:
     app_url: str
     datasette_query: str  # canned query name
     datasette_params: dict[str, str]
+    # The desk's HTML pages (issue 15): measured on the service alone, beside the JSON
+    # lists they are drawn from; no peer renders them.
+    html: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,10 @@ def read_scenarios(params: Params) -> list[Scenario]:
             "timeline",
             {"id": str(params.claim_id)},
         ),
+        # The desk: its front page (the contested claims, each with its camps and reports)
+        # and one claim's page (stances, the timeline drawn, the verdict).
+        Scenario("desk", "/", "", {}, html=True),
+        Scenario("desk_claim", f"/desk/claims/{params.claim_id}", "", {}, html=True),
     ]
 
 
