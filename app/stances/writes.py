@@ -190,6 +190,17 @@ def cite_report(conn: Connection, data: StanceCreate) -> Citation:
     return Citation(report_pk, data.reported_via or row[0], found, row[2])
 
 
+def _cite_before_the_claim(conn: Connection, data: StanceCreate) -> Citation | ValidationFailed:
+    """cite_report before the claim is locked: a title change locks the report, then the
+    claims citing it (it rewrites their search columns), so a stance takes them in that
+    order too and the two cannot deadlock. An unknown report is returned, not raised, to be
+    answered after an unknown claim or source, as before."""
+    try:
+        return cite_report(conn, data)
+    except ValidationFailed as unknown_report:
+        return unknown_report
+
+
 @dataclass(frozen=True)
 class RecordedStance:
     stance: StancePublic
@@ -245,13 +256,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     source_pk = _existing_source_id(data.source_id)
     claim_pk = parse_id(claim_id, "claim")
     source = conn.execute(_LOCK_SOURCE, {"source_pk": source_pk}).first()
-    # The report before the claim: a title change locks them in this order too (it rewrites
-    # the search column of the claims citing it), so the two cannot deadlock. An unknown
-    # report is answered after an unknown claim or source, as before.
-    try:
-        citation: Citation | ValidationFailed = cite_report(conn, data)
-    except ValidationFailed as unknown_report:
-        citation = unknown_report
+    citation = _cite_before_the_claim(conn, data)
     claim = conn.execute(_LOCK_CLAIM, {"claim_pk": claim_pk}).mappings().first()
     if claim is None:
         raise NotFound(f"No claim has id '{claim_id}'.")
@@ -277,14 +282,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "now": now,
         },
     )
-    _index_quote(
-        conn,
-        claim_pk=claim_pk,
-        stance_pk=stance_pk,
-        citation=citation,
-        quote=data.quote,
-        language=claim["language"],
-    )
+    _index_quote(conn, claim_pk, stance_pk, citation, data.quote, claim["language"])
     stance = StancePublic.model_validate(
         {
             **data.model_dump(exclude={"source_id", "stated_at"}),
@@ -315,7 +313,6 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
 
 def _index_quote(
     conn: Connection,
-    *,
     claim_pk: int,
     stance_pk: int,
     citation: Citation,
