@@ -18,12 +18,15 @@ from app.stances.rules import ClaimStatus, StanceKind
 from app.verdicts.rating import Rating
 
 Q_DESCRIPTION = (
-    "Search the claim's text and the quotes of its stances (docs/search-analysis.md). "
+    "Search the claim's text, the quotes of its stances, and the titles of the reports its "
+    "stances cite, whatever the stance's kind (docs/search-analysis.md); nothing else (not "
+    "notes, places, tags, source names or report texts). "
     "Every word must match, in any form (`insurgent` finds insurgents; case, accents and "
     "Arabic diacritics, letter variants and prefixes such as و and ال do not matter); the "
     "last word is a prefix unless the query ends in a space (`Ham` finds Hama); "
     '"quoted phrases" match those words in that order. Operators and other punctuation '
-    "are text. A query of only stopwords or punctuation matches nothing."
+    "are text. The words may come from different texts of the claim. A query of only "
+    "stopwords or punctuation matches nothing."
 )
 
 

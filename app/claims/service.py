@@ -17,7 +17,7 @@ from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
 from app.search.column import search_text
-from app.stances.models import Stance
+from app.search.stored import expected_columns
 from app.stances.rules import ClaimStatus
 
 
@@ -89,13 +89,9 @@ def delete_claim(*, session: Session, claim_id: str) -> None:
 
 
 def _search_text(session: Session, claim: Claim) -> str:
-    """The claim's whole search column again: its text and every quote of its stances."""
-    quotes = session.exec(
-        select(Stance.quote)
-        .where(Stance.claim_id == claim.id, col(Stance.quote).is_not(None))
-        .order_by(col(Stance.id))
-    ).all()
-    return search_text(text=claim.text, language=claim.language, quotes=quotes)
+    """The claim's whole search column again: its new text, and what its stances add (their
+    quotes and the titles of the reports they cite)."""
+    return expected_columns(session.connection(), [claim])[claim.id]  # type: ignore[index]
 
 
 def _write_tags(session: Session, claim: Claim) -> None:

@@ -10,7 +10,7 @@ import uvicorn
 from app.core.auth import Scope, create_key, list_keys, revoke_key
 from app.core.config import get_settings
 from app.core.db import make_engine
-from app.ops.consistency import find_mismatches, repair_claim
+from app.ops.consistency import find_mismatches, repair_claim, repair_search_columns
 from app.ops.logs import configure_logging
 from app.ops.migrate import upgrade
 from app.ops.seeds import load_seeds
@@ -159,7 +159,8 @@ def import_(
 def check(
     repair: Annotated[bool, typer.Option("--repair", help="Fix what disagrees.")] = False,
 ) -> None:
-    """Recompute every claim's status, counts and current stances from its stances.
+    """Recompute every claim's status, counts, current stances, status periods and search
+    column from its stances and the reports they cite.
 
     Exits 1 when a mismatch is found (and not repaired), so it can gate a deploy or a cron.
     """
@@ -168,8 +169,11 @@ def check(
         mismatches = list(find_mismatches(engine=engine))
         for mismatch in mismatches:
             typer.echo(mismatch.describe())
-            if repair:
+            if repair and not mismatch.only_search_text:
                 repair_claim(engine=engine, claim_id=mismatch.claim_id)
+        if repair:
+            searched = [m.claim_id for m in mismatches if m.only_search_text]
+            repair_search_columns(engine=engine, claim_ids=searched)
         if repair and mismatches:
             mismatches = list(find_mismatches(engine=engine))
     finally:

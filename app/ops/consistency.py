@@ -1,6 +1,11 @@
-"""`claims-api check`: recompute every claim's current stances, status and counts, and its
-status periods, from its stance history, report what disagrees with what is stored, and
-optionally repair it."""
+"""`claims-api check`: recompute every claim's current stances, status and counts, its
+status periods, and its search column (app/search/column.py) from its stance history and
+the reports its stances cite, report what disagrees with what is stored, and optionally
+repair it.
+
+A batch of claims at a time, each with a few set-based statements, so a check walks a
+million-claim archive in bounded memory; a claim whose only fault is its search column is
+repaired with the others of its batch, in one transaction."""
 
 from collections import defaultdict
 from collections.abc import Iterator
@@ -13,6 +18,8 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim
 from app.claims.service import get_claim
 from app.core.db import utcnow, write_engine
+from app.search.column import same_column
+from app.search.stored import chunked, expected_columns, rewrite_columns
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods import expected_periods, periods_differ, stored_periods, sync_periods
@@ -36,6 +43,14 @@ class Mismatch:
     expected: tuple[str, int, int]
     wrong_current_flags: int
     wrong_periods: bool = False
+    wrong_search_text: bool = False
+
+    @property
+    def only_search_text(self) -> bool:
+        """Whether the search column is all that disagrees (repaired a batch at a time)."""
+        return (
+            self.stored == self.expected and not self.wrong_current_flags and not self.wrong_periods
+        )
 
     def describe(self) -> str:
         parts = []
@@ -47,6 +62,8 @@ class Mismatch:
             parts.append(f"{self.wrong_current_flags} stance(s) with a wrong `current` flag")
         if self.wrong_periods:
             parts.append("status periods (or status_since) differ from the replay of its stances")
+        if self.wrong_search_text:
+            parts.append("search column differs from its text, quotes and cited reports' titles")
         return f"claim {self.claim_id}: " + "; ".join(parts)
 
 
@@ -85,16 +102,20 @@ def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
             pks: list[int] = [c.id for c in claims]  # type: ignore[misc]
             expected = expected_periods(session.connection(), pks)
             stored = stored_periods(session.connection(), pks)
+            columns = expected_columns(session.connection(), claims)
             for claim in claims:
                 mismatch = _compare(claim, by_claim.get(claim.id, []), sources)  # type: ignore[arg-type]
                 wrong_periods = periods_differ(stored[claim.id], expected[claim.id]) or (  # type: ignore[index]
                     claim.status_since != _since(expected[claim.id])  # type: ignore[index]
                 )
-                if mismatch is None and wrong_periods:
+                wrong_search = not same_column(claim.search_text, columns[claim.id])  # type: ignore[index]
+                if mismatch is None and (wrong_periods or wrong_search):
                     stored_state = (claim.status, claim.asserting_sources, claim.denying_sources)
                     mismatch = Mismatch(claim.id, stored_state, stored_state, 0)  # type: ignore[arg-type]
                 if mismatch is not None:
-                    yield replace(mismatch, wrong_periods=wrong_periods)
+                    yield replace(
+                        mismatch, wrong_periods=wrong_periods, wrong_search_text=wrong_search
+                    )
             session.expunge_all()
 
 
@@ -136,4 +157,13 @@ def repair_claim(*, engine: Engine, claim_id: int) -> None:
         refresh_claim_status(session=session, claim=claim, now=utcnow())
         session.flush()
         sync_periods(session.connection(), claim_pk=claim_id)
+        rewrite_columns(session.connection(), [claim_id])
         session.commit()
+
+
+def repair_search_columns(*, engine: Engine, claim_ids: list[int]) -> None:
+    """Write the search column of these claims again, a batch per transaction, each
+    batch's rows locked as a stance writer locks its claim."""
+    for chunk in chunked(sorted(claim_ids)):
+        with write_engine(engine).begin() as conn:
+            rewrite_columns(conn, chunk, lock=True)

@@ -13,6 +13,7 @@ from app.core.db import write_engine
 from app.reports.models import Report, ReportCreate, url_key
 from app.reports.quotes import quote_found
 from app.reports.service import create_report
+from app.search.stored import rewrite_columns
 from app.sources.models import Source, SourceCreate, name_key
 from app.sources.service import create_source
 from app.stances.models import Stance, StanceCreate
@@ -112,4 +113,7 @@ def _stance(
         # Seeded before stances cited reports: cite it now (adds nothing).
         found.report_id = report.id
         found.quote_found = quote_found(found.quote, report.text)
+        session.flush()
+        # Search finds the claim by the report's title from now on.
+        rewrite_columns(session.connection(), [claim.id], lock=True)  # type: ignore[list-item]
         session.commit()

@@ -13,6 +13,7 @@ from app.core.ids import parse_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.reports.models import Report, ReportCreate, ReportUpdate, url_key
 from app.reports.quotes import normalise, quote_found
+from app.search.stored import claims_citing, rewrite_columns
 from app.sources.models import Source
 from app.stances.models import Stance
 
@@ -96,6 +97,13 @@ def update_report(*, session: Session, report_id: str, data: ReportUpdate) -> Re
         session.flush()
         # In the same transaction: no reader ever sees the new text with the old verdicts.
         recheck_quotes(session=session, report_id=report.id, text=report.text)  # type: ignore[arg-type]
+    if "title" in changes:
+        session.flush()
+        # Search finds a claim by the titles of the reports it cites: each citing claim's
+        # column written again in this transaction, its row locked as a stance writer's is
+        # (after the report's: the order record_stance takes them in).
+        conn = session.connection()
+        rewrite_columns(conn, claims_citing(conn, report.id), lock=True)  # type: ignore[arg-type]
     _commit(session, report.url_key)
     return report
 

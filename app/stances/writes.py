@@ -42,7 +42,7 @@ from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
 from app.reports.models import Report
 from app.reports.quotes import like_pattern
-from app.search.column import terms_of_text
+from app.search.column import StanceText, search_text, stance_texts
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
 from app.stances.periods import sync_periods
@@ -89,8 +89,9 @@ _REPORT_OF_STANCE = select(
         (_report.c.text_key.is_(None), null()),
         else_=_report.c.text_key.like(bindparam("pattern", type_=String), escape="/"),
     ).cast(Boolean),
+    _report.c.title,
 ).where(_report.c.id == bindparam("report_pk"))
-_REPORT_URL = select(_report.c.url, null().cast(Boolean)).where(
+_REPORT_URL = select(_report.c.url, null().cast(Boolean), _report.c.title).where(
     _report.c.id == bindparam("report_pk")
 )
 # FOR KEY SHARE on PostgreSQL: the report cannot be deleted between this read and the
@@ -108,6 +109,17 @@ _UPDATE_CLAIM = (
         denying_sources=bindparam("denying"),
         updated_at=bindparam("now", type_=_claim.c.updated_at.type),
     )
+)
+
+# Whether an earlier stance of the claim cites the report: its title is in the column then.
+_CITED_BEFORE = (
+    select(_stance.c.id)
+    .where(
+        _stance.c.claim_id == bindparam("claim_pk"),
+        _stance.c.report_id == bindparam("report_pk"),
+        _stance.c.id < bindparam("stance_pk"),
+    )
+    .limit(1)
 )
 
 _APPEND_SEARCH_TERMS = (
@@ -157,6 +169,7 @@ class Citation:
     report_pk: int | None = None
     reported_via: str | None = None
     quote_found: bool | None = None
+    title: str | None = None
 
 
 def cite_report(conn: Connection, data: StanceCreate) -> Citation:
@@ -174,7 +187,18 @@ def cite_report(conn: Connection, data: StanceCreate) -> Citation:
     if row is None:
         raise _unknown_report(data.report_id)
     found = None if row[1] is None else bool(row[1])
-    return Citation(report_pk, data.reported_via or row[0], found)
+    return Citation(report_pk, data.reported_via or row[0], found, row[2])
+
+
+def _cite_before_the_claim(conn: Connection, data: StanceCreate) -> Citation | ValidationFailed:
+    """cite_report before the claim is locked: a title change locks the report, then the
+    claims citing it (it rewrites their search columns), so a stance takes them in that
+    order too and the two cannot deadlock. An unknown report is returned, not raised, to be
+    answered after an unknown claim or source, as before."""
+    try:
+        return cite_report(conn, data)
+    except ValidationFailed as unknown_report:
+        return unknown_report
 
 
 @dataclass(frozen=True)
@@ -232,12 +256,14 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     source_pk = _existing_source_id(data.source_id)
     claim_pk = parse_id(claim_id, "claim")
     source = conn.execute(_LOCK_SOURCE, {"source_pk": source_pk}).first()
+    citation = _cite_before_the_claim(conn, data)
     claim = conn.execute(_LOCK_CLAIM, {"claim_pk": claim_pk}).mappings().first()
     if claim is None:
         raise NotFound(f"No claim has id '{claim_id}'.")
     if source is None:
         raise _unknown_source(data.source_id)
-    citation = cite_report(conn, data)
+    if isinstance(citation, ValidationFailed):
+        raise citation
     now = utcnow()
     stance_pk, stated_at, current = insert_stance(
         conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now, citation=citation
@@ -256,7 +282,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "now": now,
         },
     )
-    _index_quote(conn, claim_pk=claim_pk, quote=data.quote, language=claim["language"])
+    _index_quote(conn, claim_pk, stance_pk, citation, data.quote, claim["language"])
     stance = StancePublic.model_validate(
         {
             **data.model_dump(exclude={"source_id", "stated_at"}),
@@ -285,10 +311,24 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     return RecordedStance(stance, body)
 
 
-def _index_quote(conn: Connection, *, claim_pk: int, quote: str | None, language: str) -> None:
-    """Search finds the claim by the quote from now on: its terms appended to the claim's
-    search column (app/search/column.py), one statement, only for a quote with terms."""
-    terms = terms_of_text(quote, language)
+def _index_quote(
+    conn: Connection,
+    claim_pk: int,
+    stance_pk: int,
+    citation: Citation,
+    quote: str | None,
+    language: str,
+) -> None:
+    """Search finds the claim by the quote from now on, and by the cited report's title if
+    no earlier stance of the claim cites that report: their terms appended to the claim's
+    search column (app/search/column.py), one statement, only for terms."""
+    cited: tuple[int, ...] = ()
+    if citation.report_pk is not None and citation.title:
+        keys = {"claim_pk": claim_pk, "report_pk": citation.report_pk, "stance_pk": stance_pk}
+        if conn.execute(_CITED_BEFORE, keys).first() is not None:
+            cited = (citation.report_pk,)
+    stance = StanceText(quote, citation.report_pk, citation.title)
+    terms = search_text(text="", language=language, quotes=stance_texts([stance], cited=cited))
     if terms:
         conn.execute(_APPEND_SEARCH_TERMS, {"claim_pk": claim_pk, "terms": " " + terms})
 

@@ -179,6 +179,86 @@ def test_the_search_column_is_filled_for_stored_claims(
     assert found == {"breached": ["1"], "insurgent ": ["1"], "وحماه": ["2"], "hama": ["1"]}
 
 
+def _claims_citing_reports(engine: sa.Engine) -> None:
+    """Stored under 0011: claim 1 cites a report twice, claim 2 a report without a title,
+    claim 3 none."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
+                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO report (id, url, url_key, title, language, created_at, updated_at) "
+                f"VALUES (:id, :url, :key, :title, 'en', '{NOW}', '{NOW}')"
+            ),
+            [
+                {"id": 1, "url": "https://a.example/", "key": "a" * 64, "title": "Madiq overrun"},
+                {"id": 2, "url": "https://b.example/", "key": "b" * 64, "title": None},
+            ],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO claim (id, text, language, tags, status, created_at, updated_at, "
+                f"search_text) VALUES (:id, :text, 'en', '[]', 'asserted', '{NOW}', '{NOW}', "
+                ":terms)"
+            ),
+            [
+                {"id": 1, "text": "A fortress fell.", "terms": "fortress fell held"},
+                {"id": 2, "text": "Troops left Homs.", "terms": "troop left hom"},
+                {"id": 3, "text": "Aleppo fell.", "terms": "aleppo fell"},
+            ],
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO stance (id, claim_id, source_id, stance, stated_at, quote, "
+                "report_id, is_current, created_at) "
+                f"VALUES (:id, :claim, 1, :kind, '{NOW}', :quote, :report, :current, '{NOW}')"
+            ),
+            [
+                dict(zip(("id", "claim", "kind", "quote", "report", "current"), row, strict=True))
+                for row in (
+                    (1, 1, "asserts", None, 1, False),
+                    (2, 1, "denies", "It held.", 1, True),
+                    (3, 2, "asserts", None, 2, True),
+                    (4, 3, "asserts", None, None, True),
+                )
+            ],
+        )
+
+
+def _columns(engine: sa.Engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT id, search_text FROM claim")).all())  # type: ignore[arg-type]
+
+
+def test_the_search_column_gets_the_titles_of_cited_reports(
+    empty_database: str, engine: sa.Engine
+) -> None:
+    upgrade(engine, "0011")
+    _claims_citing_reports(engine)
+    before = _columns(engine)
+    with_titles = {1: "fortress fell madiq overrun held", 2: "troop left hom", 3: "aleppo fell"}
+    upgrade(engine, "0012")
+    assert _columns(engine) == with_titles
+    downgrade(engine, "0011")
+    assert _columns(engine) == before
+    upgrade(engine)
+    assert _columns(engine) == with_titles
+    assert schema_drift(engine) == []
+    app = create_app(Settings(database_url=empty_database))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            queries = ("madiq", "homs", "held")
+            found = {q: ids(client.get("/claims", params={"q": q}).json()) for q in queries}
+    finally:
+        app.state.engine.dispose()
+    assert found == {"madiq": ["1"], "homs": ["2"], "held": ["1"]}
+
+
 def test_a_second_upgrade_is_a_no_op(engine: sa.Engine) -> None:
     upgrade(engine)
     upgrade(engine)

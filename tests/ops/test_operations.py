@@ -24,7 +24,7 @@ from app.http import ratelimit
 from app.main import create_app
 from app.ops.logs import JsonFormatter
 from app.ops.migrate import downgrade
-from tests.helpers import add_stance, make_claim, make_source
+from tests.helpers import add_stance, ids, make_claim, make_source
 from tests.helpers import run_cli as cli
 
 GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
@@ -574,3 +574,49 @@ def test_check_finds_and_repairs_a_corrupted_claim(
     )
     untouched = client.get(f"/claims/{other['id']}").json()
     assert (untouched["status"], untouched["asserting_sources"]) == ("asserted", 1)
+
+
+def test_check_finds_and_repairs_a_stale_search_column(
+    app: FastAPI, client: TestClient, auth: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    wire = make_source(client, auth, "Wire agency", "news_agency")
+    report = client.post(
+        "/reports",
+        headers=auth,
+        json={"url": "https://example.com/madiq", "title": "Insurgents overrun Qalaat al-Madiq"},
+    ).json()
+    tampered = make_claim(client, auth, "Insurgents entered Hama.")
+    citing = make_claim(client, auth, "A fortress fell.")
+    untouched = make_claim(client, auth, "Clashes in eastern Hama.")
+    add_stance(client, auth, tampered["id"], wire["id"], "asserts", quote="They breached it.")
+    add_stance(client, auth, citing["id"], wire["id"], "asserts", report_id=report["id"])
+    assert cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
+
+    with app.state.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE claim SET search_text = 'nothing' WHERE id = :id"),
+            {"id": int(tampered["id"])},
+        )
+        # A title changed behind the service's back: the citing claim's column is stale.
+        conn.execute(
+            sa.text("UPDATE report SET title = 'Latamneh taken' WHERE id = :id"),
+            {"id": int(report["id"])},
+        )
+    assert ids(client.get("/claims", params={"q": "breached"}).json()) == []
+    assert ids(client.get("/claims", params={"q": "latamneh"}).json()) == []
+
+    found = cli(database_url, tmp_path, "check")
+    assert found.returncode == 1
+    wrong = "search column differs from its text, quotes and cited reports' titles"
+    assert found.stdout == (
+        f"claim {tampered['id']}: {wrong}\nclaim {citing['id']}: {wrong}\n2 mismatch(es) found\n"
+    )
+    repaired = cli(database_url, tmp_path, "check", "--repair")
+    assert repaired.returncode == 0
+    assert repaired.stdout.splitlines()[-1] == "0 mismatch(es) remain"
+    assert cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
+
+    assert ids(client.get("/claims", params={"q": "breached hama"}).json()) == [tampered["id"]]
+    assert ids(client.get("/claims", params={"q": "latamneh"}).json()) == [citing["id"]]
+    assert ids(client.get("/claims", params={"q": "madiq"}).json()) == []
+    assert ids(client.get("/claims", params={"q": "eastern"}).json()) == [untouched["id"]]

@@ -5,8 +5,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.search.stored import rewrite_columns
 from tests.helpers import ids, run_cli, walk
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -170,3 +173,28 @@ def test_the_report_is_a_record_and_every_seeded_quote_is_found_in_it(
         "0 sources added, 0 reports added, 0 claims added, 0 stances added"
     )
     assert walk(client, "/reports") == [report]
+
+
+def test_seeding_again_cites_the_report_and_search_finds_its_title(
+    app: FastAPI, client: TestClient, database_url: str, tmp_path: Path
+) -> None:
+    """A database seeded before stances cited reports: seeding again cites the report,
+    and each claim's search column gets the report's title ("Seize" is only there)."""
+    assert run_cli(database_url, tmp_path, "seed").returncode == 0
+    every_claim = {c["id"] for c in walk(client, "/claims", {"limit": 100})}
+    assert set(ids(client.get("/claims", params={"q": "seize", "limit": 100}).json())) == (
+        every_claim
+    )
+    with app.state.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE stance SET report_id = NULL, quote_found = NULL"))
+        rewrite_columns(conn, sorted(int(pk) for pk in every_claim))  # as that seed left them
+    assert ids(client.get("/claims", params={"q": "seize"}).json()) == []
+
+    again = run_cli(database_url, tmp_path, "seed")
+    assert again.stdout.splitlines()[-1] == (
+        "0 sources added, 0 reports added, 0 claims added, 0 stances added"
+    )
+    assert set(ids(client.get("/claims", params={"q": "seize", "limit": 100}).json())) == (
+        every_claim
+    )
+    assert run_cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"

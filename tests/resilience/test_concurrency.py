@@ -118,3 +118,48 @@ def test_concurrent_stance_writes_lose_nothing_and_count_exactly(
         )
 
     assert_consistent(database_url)
+
+
+def test_title_changes_racing_stance_writes_keep_every_column(
+    client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    """A report's new title rewrites the columns of the claims citing it while stances
+    citing it are recorded on those claims: the two take their locks in one order (the
+    report, then the claim), so neither deadlocks, and no column is left stale."""
+    writers, rounds, titles = 6, 4, 8
+    claims = [make_claim(client, auth, f"Contested claim {n}")["id"] for n in range(CLAIMS)]
+    sources = [make_source(client, auth, f"Source {n}")["id"] for n in range(writers)]
+    report = client.post(
+        "/reports", headers=auth, json={"url": "https://example.com/r", "title": "title0"}
+    ).json()["id"]
+    barrier = threading.Barrier(writers + 1, timeout=60)
+
+    def writer(thread: int) -> list[int]:
+        barrier.wait()
+        return [
+            client.post(
+                f"/claims/{claims[claim]}/stances",
+                headers=auth,
+                json={"source_id": sources[thread], "stance": "asserts", "report_id": report},
+            ).status_code
+            for _ in range(rounds)
+            for claim in range(CLAIMS)
+        ]
+
+    def retitle() -> list[int]:
+        barrier.wait()
+        url = f"/reports/{report}"
+        return [
+            client.patch(url, headers=auth, json={"title": f"title{n}"}).status_code
+            for n in range(1, titles + 1)
+        ]
+
+    with ThreadPoolExecutor(max_workers=writers + 1) as pool:
+        retitled = pool.submit(retitle)
+        written = [status for batch in pool.map(writer, range(writers)) for status in batch]
+    assert Counter(written) == {201: writers * rounds * CLAIMS}
+    assert Counter(retitled.result()) == {200: titles}
+    found = client.get("/claims", params={"q": f"title{titles}"}).json()["items"]
+    assert {claim["id"] for claim in found} == set(claims)
+    assert client.get("/claims", params={"q": "title1 "}).json()["items"] == []
+    assert_consistent(database_url)

@@ -23,7 +23,8 @@ from sqlmodel import Session, col
 from app.claims.models import Claim
 from app.core.db import utcnow
 from app.core.errors import Conflict
-from app.search.column import search_text
+from app.search.column import StanceText, search_text, stance_texts
+from app.search.stored import cited_reports
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
 from app.stances.periods import sync_many
@@ -201,6 +202,7 @@ class Importer:
         batch = _Batch.of(records)
         self._write_sources(conn, batch.sources, now)
         self._write_reports(conn, batch.reports, now)
+        self.reports.lock_cited(conn, batch.stances)
         # Earlier batches' claims that get new stances: their stored current stances count.
         known_claims = {
             self.claim_ids[r.claim_id] for r in batch.stances if r.claim_id in self.claim_ids
@@ -214,7 +216,7 @@ class Importer:
         periods = self._new_periods(batch.stances, stance_pks, plan, set(claim_pks.values()), now)
         rows = DriverRows(conn)
         _retire(conn, plan.superseded)
-        quotes = _quotes_by_claim(batch.stances)
+        quotes = self._search_texts(conn, batch.stances, claim_pks)
         _insert_claims(rows, batch.claims, claim_pks, derived, periods, now, quotes)
         self._insert_stances(rows, batch.stances, stance_pks, plan, now)
         self._append_search_terms(conn, {k: q for k, q in quotes.items() if k not in claim_pks})
@@ -248,7 +250,29 @@ class Importer:
         self.claim_languages.update((r.id, r.language) for r in claims)
         return claim_pks
 
-    def _append_search_terms(self, conn: Connection, quotes: dict[str, list[str]]) -> None:
+    def _search_texts(
+        self, conn: Connection, stances: list[StanceRecord], new_claims: dict[str, int]
+    ) -> dict[str, list[str | None]]:
+        """What the batch's stances add to each claim's search column (the file's claim
+        ids), in file order: quotes, and the titles of the reports a claim cites for the
+        first time (app/search/column.py). Read before the batch's stances are written."""
+        added: dict[str, list[StanceText]] = {}
+        for r in stances:
+            text = self.reports.stance_text(r)
+            if text.quote or text.report_id is not None:
+                added.setdefault(r.claim_id, []).append(text)
+        older = [
+            self.claim_ids[claim_id]
+            for claim_id, texts in added.items()
+            if claim_id not in new_claims and any(t.report_id is not None for t in texts)
+        ]
+        cited = cited_reports(conn, older)  # one statement per chunk, not one per claim
+        return {
+            claim_id: list(stance_texts(texts, cited=cited.get(self.claim_ids[claim_id], ())))
+            for claim_id, texts in added.items()
+        }
+
+    def _append_search_terms(self, conn: Connection, quotes: dict[str, list[str | None]]) -> None:
         """Claims of earlier batches that new stances quote: their quotes' terms appended
         to the search column (app/search/column.py), one executemany for the batch."""
         appended = []
@@ -507,15 +531,6 @@ def _retire(conn: Connection, superseded: list[int]) -> None:
         conn.execute(update(Stance).where(col(Stance.id).in_(chunk)).values(is_current=False))
 
 
-def _quotes_by_claim(stances: list[StanceRecord]) -> dict[str, list[str]]:
-    """The batch's quotes per claim (the file's claim ids), in file order."""
-    quotes: dict[str, list[str]] = {}
-    for r in stances:
-        if r.quote:
-            quotes.setdefault(r.claim_id, []).append(r.quote)
-    return quotes
-
-
 _APPEND_SEARCH_TERMS = (
     update(Claim)
     .where(col(Claim.id) == bindparam("b_id"))
@@ -530,7 +545,7 @@ def _insert_claims(
     derived: dict[int, tuple[str, int, int]],
     periods: dict[int, list[Period]],
     now: datetime,
-    quotes: dict[str, list[str]],
+    quotes: dict[str, list[str | None]],
 ) -> None:
     if not claims:
         return
