@@ -12,9 +12,10 @@
     sorted; cheap when few periods of that status had begun by T, where the walk would
     pass every later one first.
   PostgreSQL chooses between them from its statistics. SQLite's planner has none for
-  this, so the list counts (bounded) the periods of the range and picks the range when
-  they are few for the page asked, the walk otherwise (`+column` keeps SQLite off the
-  other index).
+  this, so the list chooses (`+column` keeps SQLite off the other index): an oldest-first
+  walk starts among the periods that began first, so it always walks; a newest-first
+  walk passes the periods begun after T first, so when many did and few had begun by T
+  (two bounded counts) it reads the range instead.
 - Anything else (no status filter, `unsourced` among the statuses, or several statuses,
   which no index returns in one order) walks the claims' sort index and joins each claim
   to its period at T (app/claims/as_of.py); claims with no period then are unsourced.
@@ -32,9 +33,11 @@ from app.claims.filters import ClaimFilters, ClaimSort, conditions
 from app.claims.models import Claim, ClaimPublic
 from app.stances.rules import ClaimStatus
 
-# The range is chosen while it holds at most this many periods per item of the page:
-# reading and sorting them costs less than a walk that may pass most of the index first
-# (measured on the 100k archive, bench/NOTES.md).
+# Per item of the page: a newest-first walk passing at most WALK_SKIPS_PER_ITEM periods
+# begun after T is kept; otherwise the range is read when it holds at most
+# RANGE_PERIODS_PER_ITEM, which costs less than such a walk (the 100k archive, the
+# report of branch asof-index).
+WALK_SKIPS_PER_ITEM = 20
 RANGE_PERIODS_PER_ITEM = 500
 
 _NAMES = list(ClaimPublic.model_fields)
@@ -77,7 +80,7 @@ def _period_side(session: Session, filters: ClaimFilters, sort: ClaimSort, limit
     valid_from: ColumnElement[Any] = period.c.valid_from
     valid_to: ColumnElement[Any] = period.c.valid_to
     if conn.dialect.name == "sqlite":
-        if _range_is_small(conn, status, at, bound=RANGE_PERIODS_PER_ITEM * (limit + 1)):
+        if _reads_the_range(conn, status, at, sort, limit):
             key, claim_id = _unindexed(key), _unindexed(claim_id)  # no walk in key order
         else:
             valid_from, valid_to = _unindexed(valid_from), _unindexed(valid_to)  # no range
@@ -94,17 +97,26 @@ def _period_side(session: Session, filters: ClaimFilters, sort: ClaimSort, limit
     return ListQuery(statement, key, claim_id)
 
 
-def _range_is_small(conn: Connection, status: ClaimStatus, at: datetime, *, bound: int) -> bool:
-    """Whether at most `bound` periods of `status` had begun by `at` (reads at most
-    bound + 1 entries of the range's index)."""
+def _reads_the_range(
+    conn: Connection, status: ClaimStatus, at: datetime, sort: ClaimSort, limit: int
+) -> bool:
+    """SQLite's choice: the range rather than the walk (see the module's docstring)."""
+    if not sort.descending:
+        return False
+    after = as_of.period.c.valid_from > at
+    if _at_most(conn, status, after, WALK_SKIPS_PER_ITEM * (limit + 1)):
+        return False
+    return _at_most(conn, status, ~after, RANGE_PERIODS_PER_ITEM * (limit + 1))
+
+
+def _at_most(conn: Connection, status: ClaimStatus, begun: Any, bound: int) -> bool:
+    """Whether at most `bound` periods of `status` began then (reads at most bound + 1
+    entries of the range's index)."""
     period = as_of.period
-    begun = (
-        select(period.c.id)
-        .where(period.c.status == status.value, period.c.valid_from <= at)
-        .limit(bound + 1)
-        .subquery()
-    )
-    return conn.execute(select(func.count()).select_from(begun)).scalar_one() <= bound
+    periods = (
+        select(period.c.id).where(period.c.status == status.value, begun).limit(bound + 1)
+    ).subquery()
+    return conn.execute(select(func.count()).select_from(periods)).scalar_one() <= bound
 
 
 def _unindexed(column: Any) -> ColumnElement[Any]:
