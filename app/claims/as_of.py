@@ -11,7 +11,17 @@ higher id), checked against the pure rule by tests/stances/test_timeline_propert
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlmodel import col
 
 from app.claims.models import Claim
@@ -21,7 +31,7 @@ from app.stances.periods_model import ClaimStatusPeriod
 from app.stances.rules import ClaimStatus, StanceKind, affiliation_key
 
 period = cast(Table, ClaimStatusPeriod.__table__)  # type: ignore[attr-defined]
-_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
+claim = _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
 
 
@@ -87,7 +97,9 @@ def stance_at(
     if stance:
         matching = matching.where(col(Stance.stance).in_([s.value for s in stance]))
     if source_ids is not None:
-        matching = matching.where(col(Stance.source_id).in_(source_ids))
+        # As for `later` above: the claim's stances by stated_at, not the source's.
+        held_source = literal_column("+stance.source_id", held.c.source_id.type)
+        matching = matching.where(held_source.in_(source_ids))
     if source_kind or affiliation:
         matching = matching.join(Source, col(Source.id) == Stance.source_id)
         if source_kind:

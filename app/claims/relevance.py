@@ -7,11 +7,13 @@ does not freeze the ranking.
 """
 
 from dataclasses import replace
+from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Float, Integer, literal, select, tuple_
+from sqlalchemy import Float, FromClause, Integer, literal, select, tuple_
 from sqlmodel import Session, col
 
+from app.claims import as_of
 from app.claims.filters import ClaimFilters, ClaimSort, conditions, search_query
 from app.claims.models import Claim, ClaimPublic
 from app.core.errors import ValidationFailed
@@ -20,6 +22,22 @@ from app.search import sql as search_sql
 
 _PUBLIC_COLUMNS = [Claim.__table__.c[name] for name in ClaimPublic.model_fields]  # type: ignore[attr-defined]
 _CLAIM_LIST = TypeAdapter(list[ClaimPublic])
+
+
+def _columns(filters: ClaimFilters) -> list[Any]:
+    """The items' fields: status, counts and status_since as of T when as_of is given,
+    like every other sort of the list."""
+    if filters.as_of is None:
+        return _PUBLIC_COLUMNS
+    return as_of.columns_at(list(ClaimPublic.model_fields))
+
+
+def _claims(filters: ClaimFilters) -> FromClause:
+    """The claims, each joined to its period at T when as_of is given (the status filter
+    as of T reads it)."""
+    if filters.as_of is None:
+        return as_of.claim
+    return as_of.claim.outerjoin(as_of.period, as_of.holds_at(filters.as_of))
 
 
 def list_by_relevance(
@@ -37,8 +55,9 @@ def list_by_relevance(
     ranked = search_sql.ranked(conn, query)
     claim_id = col(Claim.id)
     statement = (
-        select(*_PUBLIC_COLUMNS, ranked.c.score)
-        .join_from(Claim, ranked, ranked.c.id == claim_id)
+        select(*_columns(filters), ranked.c.score)
+        .select_from(_claims(filters))
+        .join(ranked, ranked.c.id == claim_id)
         .where(*conditions(session, replace(filters, q=None)))
     )
     if after is not None:

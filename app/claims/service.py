@@ -6,7 +6,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.claims import as_of
+from app.claims.as_of_list import ListQuery
+from app.claims.as_of_list import list_query as list_as_of
 from app.claims.filters import ClaimFilters, ClaimSort, conditions
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimTag, ClaimUpdate
 from app.claims.relevance import list_by_relevance
@@ -104,22 +105,23 @@ def list_claims(
     if sort is ClaimSort.relevance:
         return list_by_relevance(session=session, filters=filters, limit=limit, cursor=cursor)
     if filters.as_of is None:
-        query = select(*_PUBLIC_COLUMNS)
-    else:
-        # Status, counts and status_since of the period that held at as_of.
-        query = select(*as_of.columns_at(list(ClaimPublic.model_fields))).select_from(
-            Claim.__table__.outerjoin(as_of.period, as_of.holds_at(filters.as_of))  # type: ignore[attr-defined]
+        listed = ListQuery(
+            select(*_PUBLIC_COLUMNS).where(*conditions(session, filters)),
+            sort.column,
+            col(Claim.id),
         )
-    query = query.where(*conditions(session, filters))
+    else:
+        listed = list_as_of(session, filters, sort, limit)
+    query = listed.statement
     if cursor:
         value, claim_id = decode_cursor(cursor, sort.value, datetime)
         query = query.where(
-            keyset_after(sort.column, col(Claim.id), value, claim_id, descending=sort.descending)
+            keyset_after(listed.key, listed.claim_id, value, claim_id, descending=sort.descending)
         )
     order = (
-        (sort.column.desc(), col(Claim.id).desc())
+        (listed.key.desc(), listed.claim_id.desc())
         if sort.descending
-        else (sort.column.asc(), col(Claim.id).asc())
+        else (listed.key.asc(), listed.claim_id.asc())
     )
     rows = session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings().all()
     next_cursor = None

@@ -58,7 +58,15 @@ _STORED_COLUMNS = (
 )
 _STORED = select(*_STORED_COLUMNS).where(_period.c.claim_id == bindparam("claim_pk"))
 _DELETE = delete(_period).where(_period.c.id == bindparam("period_pk"))
-_INSERT = insert(_period)
+# The claim's created_at and updated_at come along from its row, in the same statement.
+_INSERT = insert(_period).values(
+    claim_created_at=select(_claim.c.created_at)
+    .where(_claim.c.id == bindparam("of_claim"))
+    .scalar_subquery(),
+    claim_updated_at=select(_claim.c.updated_at)
+    .where(_claim.c.id == bindparam("of_claim"))
+    .scalar_subquery(),
+)
 _SET_SINCE = (
     update(_claim).where(_claim.c.id == bindparam("claim_pk")).values(status_since=bindparam("s"))
 )
@@ -187,6 +195,7 @@ def _rewrites_history(stored: list[Any], removed: list[Any], added: list[Period]
 def _row(claim_pk: int, p: Period) -> dict[str, Any]:
     return {
         "claim_id": claim_pk,
+        "of_claim": claim_pk,
         "valid_from": p.valid_from,
         "valid_to": p.valid_to,
         "status": p.status.value,

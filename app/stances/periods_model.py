@@ -25,13 +25,32 @@ class ClaimStatusPeriod(SQLModel, table=True):
             "valid_from",
             unique=True,
         ),
-        # The list as of T filtered by status, when few claims had that status then.
+        # The list as of T filtered by status, when few periods of that status began by T:
+        # the range up to T, sorted after (app/claims/as_of_list.py).
         Index(
             "ix_claim_status_period_status_valid_from",
             "status",
             "valid_from",
             "valid_to",
             "claim_id",
+        ),
+        # The same list otherwise: the periods of that status in the list's order, those
+        # holding at T picked from the index entries (migration 0013).
+        Index(
+            "ix_claim_status_period_status_claim_updated_at",
+            "status",
+            "claim_updated_at",
+            "claim_id",
+            "valid_from",
+            "valid_to",
+        ),
+        Index(
+            "ix_claim_status_period_status_claim_created_at",
+            "status",
+            "claim_created_at",
+            "claim_id",
+            "valid_from",
+            "valid_to",
         ),
         {"sqlite_autoincrement": True},
     )
@@ -49,3 +68,7 @@ class ClaimStatusPeriod(SQLModel, table=True):
     changed_by_stance_id: int = Field(
         sa_column=Column(IdType, ForeignKey("stance.id", ondelete="CASCADE"), nullable=False)
     )
+    # The claim's own created_at and updated_at (recorded time), the keys the list sorts
+    # by: set on insert, and kept equal to the claim's by the trigger of migration 0013.
+    claim_created_at: datetime = Field(sa_type=UTCDateTime)
+    claim_updated_at: datetime = Field(sa_type=UTCDateTime)

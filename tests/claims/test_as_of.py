@@ -219,6 +219,35 @@ def test_the_list_as_of_a_stated_time(client: TestClient, auth: dict[str, str]) 
     assert second["next_cursor"] is None
 
 
+def test_the_list_by_relevance_as_of_t_shows_the_fields_then(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """sort=relevance is a sort like the others: status, counts and status_since as of T,
+    and the status filter as of T matches each claim once."""
+    story = _story(client, auth)
+    claim_id = story["claim"]["id"]
+
+    def ranked(**params: Any) -> list[dict[str, Any]]:
+        query = {"q": "insurgents", "sort": "relevance", **params}
+        response = client.get("/claims", params=query)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    [present] = ranked()
+    assert _derived(present) == ("disputed", 2, 1, DENIAL)
+    [noon] = ranked(as_of="2024-12-05T12:00:00Z")  # before the army's assertion
+    assert _derived(noon) == ("disputed", 1, 1, DENIAL)
+    [before] = ranked(as_of="2024-12-05T08:00:00Z")
+    assert _derived(before) == ("unsourced", 0, 0, None)
+    [ten] = ranked(as_of="2024-12-05T10:00:00Z", status="asserted")
+    assert (ten["id"], _derived(ten)) == (claim_id, ("asserted", 1, 0, MORNING))
+    assert [i["id"] for i in ranked(as_of="2024-12-05T08:00:00Z", status="unsourced")] == [claim_id]
+    assert ranked(as_of="2024-12-05T08:00:00Z", status="asserted") == []
+    assert [_derived(i) for i in ranked(as_of=EVENING, status="disputed")] == [
+        ("disputed", 2, 1, DENIAL)
+    ]
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -3,6 +3,7 @@ again, one step at a time, and the models' metadata matches what they build."""
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -378,3 +379,77 @@ def test_a_database_of_the_previous_release_gets_its_status_periods(engine: sa.E
     with engine.connect() as conn:
         again = conn.execute(sa.text("SELECT count(*) FROM claim_status_period")).scalar_one()
     assert again == len(expected)
+
+
+def _before_asof_index(engine: sa.Engine) -> str:
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    [asof] = [rev for rev in script.walk_revisions() if rev.path.endswith("_asof_index.py")]
+    assert isinstance(asof.down_revision, str)
+    return asof.down_revision
+
+
+def _periods_with_claim_times(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                sa.text(
+                    "SELECT p.id, p.claim_id, p.claim_created_at = c.created_at, "
+                    "p.claim_updated_at = c.updated_at "
+                    "FROM claim_status_period AS p JOIN claim AS c ON c.id = p.claim_id "
+                    "ORDER BY p.id"
+                )
+            )
+        ]
+
+
+def test_stored_periods_get_their_claims_times_and_keep_them(engine: sa.Engine) -> None:
+    """0013 fills each period's claim_created_at / claim_updated_at from its claim, its
+    trigger follows later writes of the claim, and it steps down and up again."""
+    before = _before_asof_index(engine)
+    upgrade(engine, before)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
+                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        for pk, created, updated in [(1, NOW, "2024-12-06 08:00:00"), (2, NOW, NOW)]:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO claim (id, text, language, tags, status, created_at, updated_at) "
+                    "VALUES (:id, 'c', 'en', '[]', 'asserted', :created, :updated)"
+                ),
+                {"id": pk, "created": created, "updated": updated},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stance (id, claim_id, source_id, stance, stated_at, "
+                    "is_current, created_at) VALUES (:id, :id, 1, 'asserts', :now, :yes, :now)"
+                ),
+                {"id": pk, "now": NOW, "yes": True},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO claim_status_period (claim_id, valid_from, status, "
+                    "asserting_sources, denying_sources, status_since, changed_by_stance_id) "
+                    "VALUES (:id, :now, 'asserted', 1, 0, :now, :id)"
+                ),
+                {"id": pk, "now": NOW},
+            )
+    upgrade(engine)
+    assert _periods_with_claim_times(engine) == [(1, 1, True, True), (2, 2, True, True)]
+    assert schema_drift(engine) == []
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE claim SET updated_at = '2024-12-07 08:00:00' WHERE id = 2"))
+    assert _periods_with_claim_times(engine) == [(1, 1, True, True), (2, 2, True, True)]
+    downgrade(engine, before)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("claim_status_period")}
+    assert not columns & {"claim_created_at", "claim_updated_at"}
+    with engine.begin() as conn:  # the trigger went with the columns
+        conn.execute(sa.text("UPDATE claim SET updated_at = created_at"))
+    upgrade(engine)
+    assert _periods_with_claim_times(engine) == [(1, 1, True, True), (2, 2, True, True)]
+    assert schema_drift(engine) == []

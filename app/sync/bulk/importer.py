@@ -221,7 +221,7 @@ class Importer:
         self._insert_stances(rows, batch.stances, stance_pks, plan, now)
         self._append_search_terms(conn, {k: q for k, q in quotes.items() if k not in claim_pks})
         _update_claims(conn, {pk: d for pk, d in derived.items() if pk in known_claims})
-        _insert_periods(rows, periods)
+        _insert_periods(rows, periods, _claim_times(batch.claims, claim_pks, now))
         # Earlier batches' claims: their periods brought up to date as record_stance does.
         sync_many(conn, known_claims)
         self.counts.claims_created += len(batch.claims)
@@ -570,9 +570,22 @@ def _insert_claims(
         rows.insert("claim_tag", ("claim_id", "tag"), tags)
 
 
-def _insert_periods(rows: DriverRows, periods: dict[int, list[Period]]) -> None:
+def _claim_times(
+    claims: list[ClaimRecord], claim_pks: dict[str, int], now: datetime
+) -> dict[int, tuple[datetime, datetime]]:
+    """Each new claim's created_at and updated_at, as claim_row writes them."""
+    return {claim_pks[r.id]: (r.created_at or now, r.updated_at or now) for r in claims}
+
+
+def _insert_periods(
+    rows: DriverRows,
+    periods: dict[int, list[Period]],
+    claim_times: dict[int, tuple[datetime, datetime]],
+) -> None:
     period_rows = [
-        period_row(rows, pk, p) for pk, claim_periods in periods.items() for p in claim_periods
+        period_row(rows, pk, p, claim_times[pk])
+        for pk, claim_periods in periods.items()
+        for p in claim_periods
     ]
     if period_rows:
         rows.insert("claim_status_period", PERIOD_COLUMNS, period_rows)

@@ -208,8 +208,11 @@ def claim_row(
     )
 
 
-def period_row(rows: DriverRows, claim_pk: int, p: Period) -> tuple[Any, ...]:
-    """A row of PERIOD_COLUMNS."""
+def period_row(
+    rows: DriverRows, claim_pk: int, p: Period, claim_times: tuple[datetime, datetime]
+) -> tuple[Any, ...]:
+    """A row of PERIOD_COLUMNS; `claim_times` are the claim's created_at and updated_at."""
+    created_at, updated_at = claim_times
     return (
         claim_pk,
         rows.time(p.valid_from),
@@ -219,4 +222,6 @@ def period_row(rows: DriverRows, claim_pk: int, p: Period) -> tuple[Any, ...]:
         p.denying_sources,
         rows.time(p.status_since),
         p.changed_by,
+        rows.time(created_at),
+        rows.time(updated_at),
     )
