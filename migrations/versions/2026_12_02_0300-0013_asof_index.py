@@ -9,7 +9,7 @@ SQLite cannot make an added column NOT NULL, so there the table is rebuilt with 
 and their claims' times; PostgreSQL adds, fills and constrains the columns in place.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from app.stances.rules import ClaimStatus
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
