@@ -3,10 +3,11 @@
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, literal, tuple_
 from starlette.requests import Request
@@ -41,6 +42,9 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass back as `cursor` for the next page; null on the last page."
     )
+
+
+P = TypeVar("P", bound=Page[Any])
 
 
 def encode_token(parts: list[Any]) -> str:
@@ -105,6 +109,34 @@ def next_link(request: Request, next_cursor: str | None) -> dict[str, str]:
         return {}
     url = request.url.include_query_params(cursor=next_cursor)
     return {"Link": f'<{url}>; rel="next"'}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a list route is asked for (`limit`, `cursor`), and how it answers: the page
+    body and, when there is a next page, its `Link` header."""
+
+    limit: int
+    cursor: str | None
+    request: Request
+    response: Response
+
+    def page(
+        self, page_type: type[P], items: list[Any], next_cursor: str | None, **extra: Any
+    ) -> P:
+        self.response.headers.update(next_link(self.request, next_cursor))
+        return page_type(items=items, next_cursor=next_cursor, **extra)
+
+
+def _page_request(
+    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor, request=request, response=response)
+
+
+# A list route's `limit` and `cursor`. FastAPI lists a dependency's query parameters after
+# the route's own, so they stay last in the OpenAPI document, after any filters.
+Paging = Annotated[PageRequest, Depends(_page_request)]
 
 
 def keyset_after(

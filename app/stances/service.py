@@ -7,10 +7,10 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim
 from app.core.errors import NotFound
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import PageRequest, decode_cursor, encode_cursor, keyset_after
 from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
-from app.stances.models import Stance, StancePublic, Timeline, TimelinePeriod
+from app.stances.models import Stance, StancePage, StancePublic, Timeline, TimelinePeriod
 from app.stances.periods import sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, derive_status
 from app.stances.timeline import HistoryStance, known_by, replay
@@ -178,3 +178,23 @@ def list_stances(
         last = rows[-1][0]
         next_cursor = encode_cursor(HISTORY_SORT, last.stated_at, last.id)  # type: ignore[arg-type]
     return rows, next_cursor
+
+
+def history_page(
+    *,
+    session: Session,
+    paging: PageRequest,
+    claim_id: int | None = None,
+    source_id: int | None = None,
+    report_id: int | None = None,
+) -> StancePage:
+    """One page of a claim's, a source's or a report's stance history, as the lists answer."""
+    rows, next_cursor = list_stances(
+        session=session,
+        claim_id=claim_id,
+        source_id=source_id,
+        report_id=report_id,
+        limit=paging.limit,
+        cursor=paging.cursor,
+    )
+    return paging.page(StancePage, [stance_public(*row) for row in rows], next_cursor)
