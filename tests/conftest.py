@@ -146,3 +146,9 @@ def auth(app: FastAPI) -> dict[str, str]:
 @pytest.fixture
 def read_auth(app: FastAPI) -> dict[str, str]:
     return _key(app, Scope.read)
+
+
+@pytest.fixture
+def admin(app: FastAPI) -> dict[str, str]:
+    """Headers with an admin key: webhooks, and everything else."""
+    return _key(app, Scope.admin)

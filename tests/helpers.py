@@ -1,6 +1,7 @@
 """Small builders the tests share: they go through the HTTP API like any client."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,17 @@ def add_stance(
     return response.json()
 
 
+REPORT_URL = "https://apnews.com/article/syria-hama-insurgents"
+
+
+def make_report(
+    client: TestClient, auth: dict[str, str], url: str = REPORT_URL, **fields: Any
+) -> dict[str, Any]:
+    response = client.post("/reports", headers=auth, json={"url": url, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def ids(response_json: dict[str, Any]) -> list[str]:
     return [item["id"] for item in response_json["items"]]
 
@@ -93,6 +105,19 @@ def problem(response: Any, status: int) -> dict[str, Any]:
 def error_fields(response: Any) -> set[str]:
     """The fields a 422 names."""
     return {error["field"] for error in problem(response, 422)["errors"]}
+
+
+NEXT_LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
+
+
+def next_url(response: Any) -> str | None:
+    """The URL of a list answer's `Link: <...>; rel="next"` header; None without one."""
+    link = response.headers.get("link")
+    if link is None:
+        return None
+    match = NEXT_LINK.match(link)
+    assert match, link
+    return match["url"]
 
 
 def walk(

@@ -54,9 +54,8 @@ def example_body(app: FastAPI, operation: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def world(app: FastAPI, client: TestClient) -> dict[str, str]:
+def world(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
     """One of each resource, so that every path names something that exists."""
-    admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     source = make_source(client, admin, "Syrian state media", kind="state_media")
     claim = make_claim(client, admin)
     report = client.post("/reports", headers=admin, json={"url": "https://example.org/r"})

@@ -173,11 +173,6 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def admin(app: FastAPI) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
-
-
-@pytest.fixture
 def sender(app: FastAPI) -> Iterator[Sender]:
     running = Sender(app.state.engine, app.state.settings)
     yield running
