@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.webhooks.queue import fan_out
+from tests.bulk_helpers import changes
 from tests.helpers import (
     add_stance,
     error_fields,
@@ -49,6 +50,7 @@ def paths(app: FastAPI, client: TestClient, admin: dict[str, str]) -> dict[str, 
     for stance in ("asserts", "denies", "asserts"):
         add_stance(client, admin, claim["id"], source["id"], stance, report_id=report["id"])
     fan_out(app.state.engine)  # the outbox's stance.created events become deliveries
+    changes(client, expect=5)  # a source, a claim, three reports: settled on PostgreSQL too
     return {path: path.format(report=report["id"], webhook=hooks[0].json()["id"]) for path in LISTS}
 
 
