@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -66,6 +67,20 @@ def encode_cursor(sort: str, value: Any, row_id: int) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
     return encode_token([sort, value, row_id])
+
+
+R = TypeVar("R")
+
+
+def keyset_page(
+    rows: list[R], limit: int, cursor_after: Callable[[R], str]
+) -> tuple[list[R], str | None]:
+    """A page of rows fetched with LIMIT limit + 1: the first `limit`, and the cursor that
+    resumes after the last of them when that one more row came back."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, cursor_after(page[-1])
 
 
 def decode_cursor(

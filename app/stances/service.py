@@ -7,7 +7,13 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim
 from app.core.errors import NotFound
 from app.core.ids import parse_id
-from app.core.pagination import PageRequest, decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import (
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    keyset_after,
+    keyset_page,
+)
 from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
 from app.stances.models import Stance, StancePage, StancePublic, Timeline, TimelinePeriod
@@ -172,12 +178,11 @@ def list_stances(
         )
     query = query.order_by(col(Stance.stated_at).desc(), col(Stance.id).desc()).limit(limit + 1)
     rows = [(stance, source) for stance, source in session.exec(query)]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(HISTORY_SORT, last.stated_at, last.id)  # type: ignore[arg-type]
-    return rows, next_cursor
+    return keyset_page(
+        rows,
+        limit,
+        lambda row: encode_cursor(HISTORY_SORT, row[0].stated_at, row[0].id),  # type: ignore[arg-type]
+    )
 
 
 def history_page(
