@@ -153,6 +153,14 @@ def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedPro
     )
 
 
+def current_revision(engine: sa.Engine) -> str | None:
+    """The migration the database records, None for one never migrated."""
+    if "alembic_version" not in sa.inspect(engine).get_table_names():
+        return None
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def schema_drift(engine: sa.Engine) -> list[Any]:
     """What `alembic check` would report: the models' metadata against the migrated schema."""
     with engine.connect() as connection:

@@ -2,7 +2,6 @@
 again, one step at a time, and the models' metadata matches what they build."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,18 +13,9 @@ from app.core.config import Settings
 from app.core.db import make_engine
 from app.main import create_app
 from app.ops.migrate import alembic_config, downgrade, migration_head, upgrade
-from tests.helpers import ids, make_claim, schema_drift
+from tests.helpers import current_revision, ids, make_claim, schema_drift
 
 CORE_TABLES = {"source", "claim", "claim_tag", "stance", "api_key"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, never migrated database of each engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        yield request.getfixturevalue("fresh_postgres")
 
 
 @pytest.fixture
@@ -38,13 +28,6 @@ def engine(empty_database: str) -> Iterator[sa.Engine]:
 def revisions_oldest_first(engine: sa.Engine) -> list[str]:
     script = ScriptDirectory.from_config(alembic_config(engine))
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
-
-
-def current_revision(engine: sa.Engine) -> str | None:
-    if "alembic_version" not in sa.inspect(engine).get_table_names():
-        return None
-    with engine.connect() as connection:
-        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def user_tables(engine: sa.Engine) -> set[str]:
