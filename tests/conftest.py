@@ -91,7 +91,7 @@ def fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(params=ENGINES)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def unmigrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, never migrated database of each engine: for migration tests."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"

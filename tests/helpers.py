@@ -2,9 +2,7 @@
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
 from app.ops.migrate import include_object
+from tests.server import claims_api
 
 
 @contextmanager
@@ -137,18 +136,24 @@ def walk(
     raise AssertionError(f"{path} did not end within {max_pages} pages")
 
 
-def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`claims-api ARGS` in a child process, as an operator would run it."""
-    executable = Path(sys.executable).with_name("claims-api")
-    command = str(executable) if executable.exists() else shutil.which("claims-api")
-    assert command, "the claims-api console script is not installed"
+def run_cli(
+    database_url: str,
+    cwd: Path,
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 120,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """`claims-api ARGS` in a child process, as an operator would run it: in the caller's
+    environment, plus CLAIMS_DATABASE_URL and `env`."""
     return subprocess.run(
-        [command, *args],
-        env={**os.environ, "CLAIMS_DATABASE_URL": database_url},
+        [claims_api(), *args],
+        env={**os.environ, "CLAIMS_DATABASE_URL": database_url, **env},
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

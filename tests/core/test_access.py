@@ -150,10 +150,9 @@ def test_guarded_operations_refuse_every_bad_key_and_change_nothing(
 
 
 def test_admin_routes_take_an_admin_key(
-    app: FastAPI, client: TestClient, world: dict[str, str]
+    app: FastAPI, client: TestClient, world: dict[str, str], admin: dict[str, str]
 ) -> None:
     """The refusals above are about the key, not the request: an admin key gets through."""
-    admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     for method, path, operation in operations(app):
         if operation.get("x-required-scope") == "admin" and method == "get":
             response = client.get(concrete(path, world), headers=admin)

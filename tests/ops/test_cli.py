@@ -74,11 +74,13 @@ def test_an_unknown_scope_is_refused(database_url: str, tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_migrate_brings_an_empty_database_to_the_head(empty_database: str, tmp_path: Path) -> None:
+def test_migrate_brings_an_empty_database_to_the_head(
+    unmigrated_database: str, tmp_path: Path
+) -> None:
     for _ in range(2):  # the second run has nothing to do
-        result = run_cli(empty_database, tmp_path, "migrate")
+        result = run_cli(unmigrated_database, tmp_path, "migrate")
         assert (result.returncode, result.stdout) == (0, "database is at the latest migration\n")
-    engine = make_engine(Settings(database_url=empty_database))
+    engine = make_engine(Settings(database_url=unmigrated_database))
     try:
         assert current_revision(engine) == migration_head()
     finally:

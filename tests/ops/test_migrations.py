@@ -19,8 +19,8 @@ CORE_TABLES = {"source", "claim", "claim_tag", "stance", "api_key"}
 
 
 @pytest.fixture
-def engine(empty_database: str) -> Iterator[sa.Engine]:
-    engine = make_engine(Settings(database_url=empty_database))
+def engine(unmigrated_database: str) -> Iterator[sa.Engine]:
+    engine = make_engine(Settings(database_url=unmigrated_database))
     yield engine
     engine.dispose()
 
@@ -84,12 +84,12 @@ def test_every_revision_steps_down_and_up_alone(engine: sa.Engine) -> None:
     assert schema_drift(engine) == []
 
 
-def test_the_rebuilt_schema_serves_the_api(empty_database: str, engine: sa.Engine) -> None:
+def test_the_rebuilt_schema_serves_the_api(unmigrated_database: str, engine: sa.Engine) -> None:
     """After a round trip the triggers and generated columns of full-text search work."""
     upgrade(engine)
     downgrade(engine, "base")
     upgrade(engine)
-    app = create_app(Settings(database_url=empty_database))
+    app = create_app(Settings(database_url=unmigrated_database))
     try:
         auth = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.write)}"}
         with TestClient(app, raise_server_exceptions=False) as client:
@@ -142,7 +142,7 @@ def _before_search(engine: sa.Engine) -> str:
 
 
 def test_the_search_column_is_filled_for_stored_claims(
-    empty_database: str, engine: sa.Engine
+    unmigrated_database: str, engine: sa.Engine
 ) -> None:
     before = _before_search(engine)
     upgrade(engine, before)
@@ -150,7 +150,7 @@ def test_the_search_column_is_filled_for_stored_claims(
     upgrade(engine)
     downgrade(engine, before)
     upgrade(engine)
-    app = create_app(Settings(database_url=empty_database))
+    app = create_app(Settings(database_url=unmigrated_database))
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             found = {
