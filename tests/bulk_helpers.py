@@ -2,10 +2,8 @@
 empty database, and a read of the change feed that waits for PostgreSQL to settle."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import _postgres_database
+from tests.helpers import run_cli
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -30,20 +29,9 @@ def post_bulk(client: TestClient, auth: dict[str, str], body: bytes) -> Any:
 def cli(
     database_url: str, cwd: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`claims-api ARGS` in a child process, as an operator would run it."""
-    executable = Path(sys.executable).with_name("claims-api")
-    command = str(executable) if executable.exists() else shutil.which("claims-api")
-    assert command, "the claims-api console script is not installed"
-    return subprocess.run(
-        [command, *args],
-        env={**os.environ, "CLAIMS_DATABASE_URL": database_url, "COLUMNS": "200"},
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    """run_cli with a body on stdin, the time a large import takes, and help text wide
+    enough to read in one line."""
+    return run_cli(database_url, cwd, *args, stdin=stdin, timeout=300, COLUMNS="200")
 
 
 def empty_database(

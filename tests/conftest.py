@@ -90,6 +90,15 @@ def fresh_postgres(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _postgres_database(template=None)
 
 
+@pytest.fixture(params=ENGINES)
+def unmigrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, never migrated database of each engine: for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        yield request.getfixturevalue("fresh_postgres")
+
+
 def _postgres_database(template: str | None) -> Iterator[str]:
     admin = _admin_engine()
     name = f"claims_test_{uuid.uuid4().hex[:12]}"
@@ -146,3 +155,9 @@ def auth(app: FastAPI) -> dict[str, str]:
 @pytest.fixture
 def read_auth(app: FastAPI) -> dict[str, str]:
     return _key(app, Scope.read)
+
+
+@pytest.fixture
+def admin(app: FastAPI) -> dict[str, str]:
+    """Headers with an admin key: webhooks, and everything else."""
+    return _key(app, Scope.admin)

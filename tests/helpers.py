@@ -1,9 +1,8 @@
 """Small builders the tests share: they go through the HTTP API like any client."""
 
 import os
-import shutil
+import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlmodel import SQLModel
 
 import app.tables  # noqa: F401  (every table on the metadata, as the migrations see it)
 from app.ops.migrate import include_object
+from tests.server import claims_api
 
 
 @contextmanager
@@ -76,6 +76,17 @@ def add_stance(
     return response.json()
 
 
+REPORT_URL = "https://apnews.com/article/syria-hama-insurgents"
+
+
+def make_report(
+    client: TestClient, auth: dict[str, str], url: str = REPORT_URL, **fields: Any
+) -> dict[str, Any]:
+    response = client.post("/reports", headers=auth, json={"url": url, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 def ids(response_json: dict[str, Any]) -> list[str]:
     return [item["id"] for item in response_json["items"]]
 
@@ -95,6 +106,19 @@ def error_fields(response: Any) -> set[str]:
     return {error["field"] for error in problem(response, 422)["errors"]}
 
 
+NEXT_LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
+
+
+def next_url(response: Any) -> str | None:
+    """The URL of a list answer's `Link: <...>; rel="next"` header; None without one."""
+    link = response.headers.get("link")
+    if link is None:
+        return None
+    match = NEXT_LINK.match(link)
+    assert match, link
+    return match["url"]
+
+
 def walk(
     client: TestClient, path: str, params: dict[str, Any] | None = None, max_pages: int = 200
 ) -> list[dict[str, Any]]:
@@ -112,20 +136,34 @@ def walk(
     raise AssertionError(f"{path} did not end within {max_pages} pages")
 
 
-def run_cli(database_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`claims-api ARGS` in a child process, as an operator would run it."""
-    executable = Path(sys.executable).with_name("claims-api")
-    command = str(executable) if executable.exists() else shutil.which("claims-api")
-    assert command, "the claims-api console script is not installed"
+def run_cli(
+    database_url: str,
+    cwd: Path,
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 120,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """`claims-api ARGS` in a child process, as an operator would run it: in the caller's
+    environment, plus CLAIMS_DATABASE_URL and `env`."""
     return subprocess.run(
-        [command, *args],
-        env={**os.environ, "CLAIMS_DATABASE_URL": database_url},
+        [claims_api(), *args],
+        env={**os.environ, "CLAIMS_DATABASE_URL": database_url, **env},
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The migration the database records, None for one never migrated."""
+    if "alembic_version" not in sa.inspect(engine).get_table_names():
+        return None
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def schema_drift(engine: sa.Engine) -> list[Any]:

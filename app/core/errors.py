@@ -144,6 +144,14 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def database_unavailable(detail: str, *, request: Request | None = None) -> JSONResponse:
+    """503 with `Retry-After: 1`: the database cannot be reached right now, and a retry
+    shortly is the remedy."""
+    return problem_response(
+        503, "service-unavailable", detail, request=request, headers={"Retry-After": "1"}
+    )
+
+
 def _json_syntax_error(error: dict[str, Any], document: object) -> FieldError:
     """FastAPI reports a JSON syntax error at loc ("body", <char offset>): say what is wrong
     and where, by line and column, rather than let the offset pose as a field name."""
@@ -245,13 +253,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def on_database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", exc.orig)
-        return problem_response(
-            503,
-            "service-unavailable",
-            "The database is unavailable; retry shortly.",
-            request=request,
-            headers={"Retry-After": "1"},
-        )
+        return database_unavailable("The database is unavailable; retry shortly.", request=request)
 
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:

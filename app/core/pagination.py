@@ -3,10 +3,12 @@
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, literal, tuple_
 from starlette.requests import Request
@@ -43,6 +45,9 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+P = TypeVar("P", bound=Page[Any])
+
+
 def encode_token(parts: list[Any]) -> str:
     """An opaque, URL-safe token of JSON values (a cursor, a feed position)."""
     raw = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
@@ -62,6 +67,20 @@ def encode_cursor(sort: str, value: Any, row_id: int) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
     return encode_token([sort, value, row_id])
+
+
+R = TypeVar("R")
+
+
+def keyset_page(
+    rows: list[R], limit: int, cursor_after: Callable[[R], str]
+) -> tuple[list[R], str | None]:
+    """A page of rows fetched with LIMIT limit + 1: the first `limit`, and the cursor that
+    resumes after the last of them when that one more row came back."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, cursor_after(page[-1])
 
 
 def decode_cursor(
@@ -105,6 +124,34 @@ def next_link(request: Request, next_cursor: str | None) -> dict[str, str]:
         return {}
     url = request.url.include_query_params(cursor=next_cursor)
     return {"Link": f'<{url}>; rel="next"'}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a list route is asked for (`limit`, `cursor`), and how it answers: the page
+    body and, when there is a next page, its `Link` header."""
+
+    limit: int
+    cursor: str | None
+    request: Request
+    response: Response
+
+    def page(
+        self, page_type: type[P], items: list[Any], next_cursor: str | None, **extra: Any
+    ) -> P:
+        self.response.headers.update(next_link(self.request, next_cursor))
+        return page_type(items=items, next_cursor=next_cursor, **extra)
+
+
+def _page_request(
+    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor, request=request, response=response)
+
+
+# A list route's `limit` and `cursor`. FastAPI lists a dependency's query parameters after
+# the route's own, so they stay last in the OpenAPI document, after any filters.
+Paging = Annotated[PageRequest, Depends(_page_request)]
 
 
 def keyset_after(

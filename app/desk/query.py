@@ -8,12 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from app.claims.filters import ClaimFilters
 from app.core.fields import StorableStr
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_REPEATS, CursorStr
 from app.sources.models import SourceKind
 from app.stances.rules import ClaimStatus
-
-MAX_REPEATS = 20
-DEFAULT_LIMIT = 20
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class Section(StrEnum):
@@ -38,7 +35,8 @@ Affiliation = Annotated[StorableStr, StringConstraints(min_length=1, max_length=
 TagText = Annotated[StorableStr, StringConstraints(min_length=1, max_length=64)]
 LanguageText = Annotated[StorableStr, StringConstraints(min_length=1, max_length=35)]
 Search = Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)]
-Cursor = Annotated[str, StringConstraints(max_length=512, pattern=CURSOR_PATTERN)]
+# The API's own cursor and limits: a desk page reads the lists the API serves.
+Cursor = CursorStr
 
 
 class DeskQuery(BaseModel):
@@ -55,7 +53,7 @@ class DeskQuery(BaseModel):
     q: Search | None = None
     section: Section | None = None
     cursor: Cursor | None = None
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=100)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
     @field_validator("*", mode="before")
     @classmethod

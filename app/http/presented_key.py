@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.auth import PRESENTED_KEY_STATE, PresentedKey, lookup_key, presented_key
-from app.core.errors import Unauthorized, problem_response
+from app.core.errors import Unauthorized, database_unavailable, problem_response
 
 log = logging.getLogger("claims_api.auth")
 
@@ -56,12 +56,9 @@ class IdentifyKey:
             )
         except OperationalError as exc:
             log.warning("database unavailable to check an API key: %s", exc.orig)
-            unavailable = problem_response(
-                503,
-                "service-unavailable",
+            unavailable = database_unavailable(
                 "The database is unavailable to check the API key; retry shortly.",
                 request=Request(scope),
-                headers={"Retry-After": "1"},
             )
             await unavailable(scope, receive, send)
             return

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import StringConstraints
 from sqlmodel import Session
 
@@ -10,7 +10,7 @@ from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import StorableStr
-from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
+from app.core.pagination import Paging
 from app.http.conditional import (
     IfNoneMatch,
     if_match,
@@ -29,7 +29,7 @@ from app.reports.models import (
     ReportUpdate,
 )
 from app.stances.models import StancePage
-from app.stances.service import list_stances, stance_public
+from app.stances.service import history_page
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[ReadAccess])
 
@@ -45,9 +45,8 @@ def _public(report: Report) -> ReportPublic:
     responses=problem_responses(401, 403, 422),
 )
 def list_reports(
-    request: Request,
-    response: Response,
     session: ReadSession,
+    paging: Paging,
     publisher_id: Annotated[
         Annotated[StorableStr, StringConstraints(max_length=40)] | None,
         Query(description="Reports published by this source."),
@@ -56,16 +55,17 @@ def list_reports(
         Annotated[StorableStr, StringConstraints(max_length=2048)] | None,
         Query(description="The report with exactly this url."),
     ] = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> ReportPage:
     """List reports, newest `published_at` first and undated ones last; without their text."""
     rows, next_cursor = service.list_reports(
-        session=session, publisher_id=publisher_id, url=url, limit=limit, cursor=cursor
+        session=session,
+        publisher_id=publisher_id,
+        url=url,
+        limit=paging.limit,
+        cursor=paging.cursor,
     )
-    response.headers.update(next_link(request, next_cursor))
     items = [ReportSummary.model_validate(row, from_attributes=True) for row in rows]
-    return ReportPage(items=items, next_cursor=next_cursor)
+    return paging.page(ReportPage, items, next_cursor)
 
 
 @router.post(
@@ -147,18 +147,7 @@ def delete_report(
     response_model=StancePage,
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_report_stances(
-    report_id: str,
-    request: Request,
-    response: Response,
-    session: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> StancePage:
+def list_report_stances(report_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """The stances known through this report, newest first."""
     report = service.get_report(session=session, report_id=report_id)
-    rows, next_cursor = list_stances(
-        session=session, report_id=report.id, limit=limit, cursor=cursor
-    )
-    response.headers.update(next_link(request, next_cursor))
-    return StancePage(items=[stance_public(*row) for row in rows], next_cursor=next_cursor)
+    return history_page(session=session, paging=paging, report_id=report.id)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import StringConstraints
 from sqlmodel import Session
 
@@ -10,7 +10,7 @@ from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import StorableStr
-from app.core.pagination import DEFAULT_LIMIT, MAX_REPEATS, Cursor, Limit, next_link
+from app.core.pagination import MAX_REPEATS, Paging
 from app.http.conditional import (
     IfNoneMatch,
     if_match,
@@ -36,9 +36,8 @@ def _public(source: object) -> SourcePublic:
     responses=problem_responses(401, 403, 422),
 )
 def list_sources(
-    request: Request,
-    response: Response,
     session: ReadSession,
+    paging: Paging,
     kind: Annotated[
         list[SourceKind], Query(max_length=MAX_REPEATS, description="Source kind. Repeat for OR.")
     ] = [],
@@ -46,15 +45,12 @@ def list_sources(
         Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)] | None,
         Query(description="Part of the name, any case."),
     ] = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> SourcePage:
     """List sources in name order."""
     rows, next_cursor = service.list_sources(
-        session=session, kinds=kind, q=q, limit=limit, cursor=cursor
+        session=session, kinds=kind, q=q, limit=paging.limit, cursor=paging.cursor
     )
-    response.headers.update(next_link(request, next_cursor))
-    return SourcePage(items=[_public(row) for row in rows], next_cursor=next_cursor)
+    return paging.page(SourcePage, [_public(row) for row in rows], next_cursor)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_cursor, encode_cursor, keyset_page
 from app.reports.models import Report
 from app.sources.models import Source, SourceCreate, SourceKind, SourceUpdate, name_key
 from app.stances.models import Stance
@@ -110,12 +110,7 @@ def list_sources(
         after, _ = decode_cursor(cursor, LIST_SORT, str)
         query = query.where(Source.name_key > after)
     rows = list(session.exec(query.order_by(col(Source.name_key)).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(LIST_SORT, last.name_key, last.id)  # type: ignore[arg-type]
-    return rows, next_cursor
+    return keyset_page(rows, limit, lambda last: encode_cursor(LIST_SORT, last.name_key, last.id))  # type: ignore[arg-type]
 
 
 def _commit(session: Session, name: str) -> None:

@@ -11,7 +11,7 @@ from app.core.db import write_engine
 from app.core.deps import ReadSession
 from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
-from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
+from app.core.pagination import Paging
 from app.http.conditional import IfNoneMatch, read_responses, respond
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.sources.service import get_source
@@ -23,33 +23,16 @@ claim_stances = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadA
 source_stances = APIRouter(prefix="/sources", tags=["sources"], dependencies=[ReadAccess])
 
 
-def _history_page(
-    request: Request, response: Response, rows: list[service.StanceRow], next_cursor: str | None
-) -> StancePage:
-    response.headers.update(next_link(request, next_cursor))
-    return StancePage(items=[service.stance_public(*row) for row in rows], next_cursor=next_cursor)
-
-
 @claim_stances.get(
     "/{claim_id}/stances",
     operation_id="list_claim_stances",
     response_model=StancePage,
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_claim_stances(
-    claim_id: str,
-    request: Request,
-    response: Response,
-    session: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> StancePage:
+def list_claim_stances(claim_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """Every stance ever recorded on the claim, newest first; `current` marks the live ones."""
     claim = get_claim(session=session, claim_id=claim_id)
-    rows, next_cursor = service.list_stances(
-        session=session, claim_id=claim.id, limit=limit, cursor=cursor
-    )
-    return _history_page(request, response, rows, next_cursor)
+    return service.history_page(session=session, paging=paging, claim_id=claim.id)
 
 
 @claim_stances.post(
@@ -129,17 +112,7 @@ def get_stance(
     response_model=StancePage,
     responses=problem_responses(401, 403, 404, 422),
 )
-def list_source_stances(
-    source_id: str,
-    request: Request,
-    response: Response,
-    session: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> StancePage:
+def list_source_stances(source_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """What this source has said, on every claim, newest first."""
     source = get_source(session=session, source_id=source_id)
-    rows, next_cursor = service.list_stances(
-        session=session, source_id=source.id, limit=limit, cursor=cursor
-    )
-    return _history_page(request, response, rows, next_cursor)
+    return service.history_page(session=session, paging=paging, source_id=source.id)

@@ -7,10 +7,16 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim
 from app.core.errors import NotFound
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import (
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    keyset_after,
+    keyset_page,
+)
 from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
-from app.stances.models import Stance, StancePublic, Timeline, TimelinePeriod
+from app.stances.models import Stance, StancePage, StancePublic, Timeline, TimelinePeriod
 from app.stances.periods import sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, derive_status
 from app.stances.timeline import HistoryStance, known_by, replay
@@ -172,9 +178,28 @@ def list_stances(
         )
     query = query.order_by(col(Stance.stated_at).desc(), col(Stance.id).desc()).limit(limit + 1)
     rows = [(stance, source) for stance, source in session.exec(query)]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(HISTORY_SORT, last.stated_at, last.id)  # type: ignore[arg-type]
-    return rows, next_cursor
+    return keyset_page(
+        rows,
+        limit,
+        lambda row: encode_cursor(HISTORY_SORT, row[0].stated_at, row[0].id),  # type: ignore[arg-type]
+    )
+
+
+def history_page(
+    *,
+    session: Session,
+    paging: PageRequest,
+    claim_id: int | None = None,
+    source_id: int | None = None,
+    report_id: int | None = None,
+) -> StancePage:
+    """One page of a claim's, a source's or a report's stance history, as the lists answer."""
+    rows, next_cursor = list_stances(
+        session=session,
+        claim_id=claim_id,
+        source_id=source_id,
+        report_id=report_id,
+        limit=paging.limit,
+        cursor=paging.cursor,
+    )
+    return paging.page(StancePage, [stance_public(*row) for row in rows], next_cursor)

@@ -3,7 +3,7 @@ the feed a sync job follows, deletions included (docs/sync.md)."""
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import AppError, problem_responses
-from app.core.pagination import DEFAULT_LIMIT, Cursor, Limit, next_link
+from app.core.pagination import Paging
 from app.sync.bulk.importer import MEDIA_TYPE, import_body
 from app.sync.changes import ChangePage, list_changes
 from app.sync.export import export_lines
@@ -127,16 +127,11 @@ def export_all(request: Request) -> Any:
     response_model=ChangePage,
     responses=problem_responses(401, 403, 422),
 )
-def list_changes_route(
-    request: Request,
-    response: Response,
-    session: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> ChangePage:
+def list_changes_route(session: ReadSession, paging: Paging) -> ChangePage:
     """Every claim and source that changed after `cursor` (from the beginning without one),
     oldest change first, each once with its current state, or as a tombstone if deleted.
     Store `sync_cursor` and pass it back later to get only what changed since."""
-    items, next_cursor, sync_cursor = list_changes(session=session, cursor=cursor, limit=limit)
-    response.headers.update(next_link(request, next_cursor))
-    return ChangePage(items=items, next_cursor=next_cursor, sync_cursor=sync_cursor)
+    items, next_cursor, sync_cursor = list_changes(
+        session=session, cursor=paging.cursor, limit=paging.limit
+    )
+    return paging.page(ChangePage, items, next_cursor, sync_cursor=sync_cursor)

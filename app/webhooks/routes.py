@@ -15,7 +15,7 @@ from app.core.auth import Scope, require
 from app.core.config import Settings
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_REPEATS, Cursor, Limit, next_link
+from app.core.pagination import MAX_REPEATS, Paging
 from app.http.conditional import (
     IfNoneMatch,
     if_match,
@@ -73,17 +73,12 @@ def create_webhook(
     response_model=WebhookPage,
     responses=problem_responses(401, 403, 422),
 )
-def list_webhooks(
-    request: Request,
-    response: Response,
-    session: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> WebhookPage:
+def list_webhooks(session: ReadSession, paging: Paging) -> WebhookPage:
     """Subscriptions, oldest first. Secrets are never listed."""
-    rows, next_cursor = service.list_webhooks(session=session, limit=limit, cursor=cursor)
-    response.headers.update(next_link(request, next_cursor))
-    return WebhookPage(items=[service.webhook_public(row) for row in rows], next_cursor=next_cursor)
+    rows, next_cursor = service.list_webhooks(
+        session=session, limit=paging.limit, cursor=paging.cursor
+    )
+    return paging.page(WebhookPage, [service.webhook_public(row) for row in rows], next_cursor)
 
 
 @router.get(
@@ -168,23 +163,23 @@ def rotate_webhook_secret(webhook_id: str, session: WriteSession) -> WebhookSecr
 )
 def list_webhook_deliveries(
     webhook_id: str,
-    request: Request,
-    response: Response,
     session: ReadSession,
+    paging: Paging,
     status_: Annotated[
         list[DeliveryStatus],
         Query(alias="status", max_length=MAX_REPEATS, description="Repeat for OR."),
     ] = [],
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
 ) -> WebhookDeliveryPage:
     """The subscription's deliveries, newest first, each with its payload and attempts
     (status code, error, duration): what was sent, when, and how the receiver answered."""
     items, next_cursor = service.list_deliveries(
-        session=session, webhook_id=webhook_id, status=status_, limit=limit, cursor=cursor
+        session=session,
+        webhook_id=webhook_id,
+        status=status_,
+        limit=paging.limit,
+        cursor=paging.cursor,
     )
-    response.headers.update(next_link(request, next_cursor))
-    return WebhookDeliveryPage(items=items, next_cursor=next_cursor)
+    return paging.page(WebhookDeliveryPage, items, next_cursor)
 
 
 @router.get(

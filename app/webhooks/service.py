@@ -10,7 +10,7 @@ from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import decode_cursor, encode_cursor, keyset_after, keyset_page
 from app.events.models import Event
 from app.webhooks import ssrf
 from app.webhooks.models import (
@@ -105,11 +105,11 @@ def list_webhooks(
         )
     query = query.order_by(col(Webhook.created_at), col(Webhook.id)).limit(limit + 1)
     rows = list(session.exec(query))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(LIST_SORT, rows[-1].created_at, rows[-1].id)  # type: ignore[arg-type]
-    return rows, next_cursor
+    return keyset_page(
+        rows,
+        limit,
+        lambda last: encode_cursor(LIST_SORT, last.created_at, last.id),  # type: ignore[arg-type]
+    )
 
 
 def update_webhook(
@@ -239,11 +239,11 @@ def list_deliveries(
         col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()
     ).limit(limit + 1)
     rows = [(delivery, event) for delivery, event in session.exec(query)]
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
-        next_cursor = encode_cursor(DELIVERY_SORT, last.created_at, last.id)  # type: ignore[arg-type]
+    rows, next_cursor = keyset_page(
+        rows,
+        limit,
+        lambda row: encode_cursor(DELIVERY_SORT, row[0].created_at, row[0].id),  # type: ignore[arg-type]
+    )
     return _with_attempts(session, rows), next_cursor
 
 

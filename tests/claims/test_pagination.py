@@ -3,7 +3,6 @@ walks that see every row once while rows are inserted between pages."""
 
 import base64
 import json
-import re
 from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,23 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_stance, error_fields, ids, make_claim, make_source, walk
+from tests.helpers import add_stance, error_fields, ids, make_claim, make_source, next_url, walk
 
-LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
 LISTS = ("/claims", "/sources", "/claims/{claim}/stances", "/sources/{source}/stances")
 
 
 def make_claims(client: TestClient, auth: dict[str, str], count: int) -> list[str]:
     return [make_claim(client, auth, f"Claim number {n}.", tags=["t"])["id"] for n in range(count)]
-
-
-def next_url(response: Any) -> str | None:
-    link = response.headers.get("link")
-    if link is None:
-        return None
-    match = LINK.match(link)
-    assert match, link
-    return match["url"]
 
 
 @pytest.fixture

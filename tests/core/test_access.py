@@ -54,9 +54,8 @@ def example_body(app: FastAPI, operation: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def world(app: FastAPI, client: TestClient) -> dict[str, str]:
+def world(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
     """One of each resource, so that every path names something that exists."""
-    admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     source = make_source(client, admin, "Syrian state media", kind="state_media")
     claim = make_claim(client, admin)
     report = client.post("/reports", headers=admin, json={"url": "https://example.org/r"})
@@ -151,10 +150,9 @@ def test_guarded_operations_refuse_every_bad_key_and_change_nothing(
 
 
 def test_admin_routes_take_an_admin_key(
-    app: FastAPI, client: TestClient, world: dict[str, str]
+    app: FastAPI, client: TestClient, world: dict[str, str], admin: dict[str, str]
 ) -> None:
     """The refusals above are about the key, not the request: an admin key gets through."""
-    admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     for method, path, operation in operations(app):
         if operation.get("x-required-scope") == "admin" and method == "get":
             response = client.get(concrete(path, world), headers=admin)

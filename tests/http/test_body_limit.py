@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.core.auth import Scope, create_key
 from app.core.config import Settings
 from tests.state import dump
 
@@ -22,9 +21,8 @@ def chunked(total: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
 
 
 def test_a_chunked_body_over_the_limit_is_413_on_every_json_operation(
-    app: FastAPI, client: TestClient, settings: Settings
+    app: FastAPI, client: TestClient, settings: Settings, admin: dict[str, str]
 ) -> None:
-    admin = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
     before = dump(app.state.engine)
     checked = []
     for path, items in app.openapi()["paths"].items():

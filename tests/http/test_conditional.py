@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.core.auth import Scope, create_key
 from app.core.config import Settings
 from app.core.db import write_engine
 from tests.helpers import add_stance, make_claim, make_source
@@ -28,11 +27,6 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url, webhook_allow_private_urls=True, webhook_allow_http=True
     )
-
-
-@pytest.fixture
-def admin(app: FastAPI) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.core.config import Settings
 from app.core.db import make_engine
 from app.ops.migrate import migration_head
-from tests.helpers import problem, run_cli
+from tests.helpers import current_revision, problem, run_cli
 
 
 def test_keys_create_prints_a_working_write_key_on_its_last_line(
@@ -74,27 +74,14 @@ def test_an_unknown_scope_is_refused(database_url: str, tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_migrate_brings_an_empty_database_to_the_head(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
+def test_migrate_brings_an_empty_database_to_the_head(
+    unmigrated_database: str, tmp_path: Path
+) -> None:
     for _ in range(2):  # the second run has nothing to do
-        result = run_cli(url, tmp_path, "migrate")
+        result = run_cli(unmigrated_database, tmp_path, "migrate")
         assert (result.returncode, result.stdout) == (0, "database is at the latest migration\n")
-    engine = make_engine(Settings(database_url=url))
+    engine = make_engine(Settings(database_url=unmigrated_database))
     try:
-        with engine.connect() as connection:
-            version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar() == migration_head()
-    finally:
-        engine.dispose()
-
-
-def test_migrate_on_postgresql(fresh_postgres: str, tmp_path: Path) -> None:
-    result = run_cli(fresh_postgres, tmp_path, "migrate")
-    assert (result.returncode, result.stdout) == (0, "database is at the latest migration\n")
-    engine = make_engine(Settings(database_url=fresh_postgres))
-    try:
-        with engine.connect() as connection:
-            version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert version.scalar() == migration_head()
+        assert current_revision(engine) == migration_head()
     finally:
         engine.dispose()

@@ -2,7 +2,6 @@
 again, one step at a time, and the models' metadata matches what they build."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,23 +14,14 @@ from app.core.config import Settings
 from app.core.db import make_engine
 from app.main import create_app
 from app.ops.migrate import alembic_config, downgrade, migration_head, upgrade
-from tests.helpers import ids, make_claim, schema_drift
+from tests.helpers import current_revision, ids, make_claim, schema_drift
 
 CORE_TABLES = {"source", "claim", "claim_tag", "stance", "api_key"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty, never migrated database of each engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        yield request.getfixturevalue("fresh_postgres")
-
-
 @pytest.fixture
-def engine(empty_database: str) -> Iterator[sa.Engine]:
-    engine = make_engine(Settings(database_url=empty_database))
+def engine(unmigrated_database: str) -> Iterator[sa.Engine]:
+    engine = make_engine(Settings(database_url=unmigrated_database))
     yield engine
     engine.dispose()
 
@@ -39,13 +29,6 @@ def engine(empty_database: str) -> Iterator[sa.Engine]:
 def revisions_oldest_first(engine: sa.Engine) -> list[str]:
     script = ScriptDirectory.from_config(alembic_config(engine))
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
-
-
-def current_revision(engine: sa.Engine) -> str | None:
-    if "alembic_version" not in sa.inspect(engine).get_table_names():
-        return None
-    with engine.connect() as connection:
-        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def user_tables(engine: sa.Engine) -> set[str]:
@@ -102,12 +85,12 @@ def test_every_revision_steps_down_and_up_alone(engine: sa.Engine) -> None:
     assert schema_drift(engine) == []
 
 
-def test_the_rebuilt_schema_serves_the_api(empty_database: str, engine: sa.Engine) -> None:
+def test_the_rebuilt_schema_serves_the_api(unmigrated_database: str, engine: sa.Engine) -> None:
     """After a round trip the triggers and generated columns of full-text search work."""
     upgrade(engine)
     downgrade(engine, "base")
     upgrade(engine)
-    app = create_app(Settings(database_url=empty_database))
+    app = create_app(Settings(database_url=unmigrated_database))
     try:
         auth = {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.write)}"}
         with TestClient(app, raise_server_exceptions=False) as client:
@@ -160,7 +143,7 @@ def _before_search(engine: sa.Engine) -> str:
 
 
 def test_the_search_column_is_filled_for_stored_claims(
-    empty_database: str, engine: sa.Engine
+    unmigrated_database: str, engine: sa.Engine
 ) -> None:
     before = _before_search(engine)
     upgrade(engine, before)
@@ -168,7 +151,7 @@ def test_the_search_column_is_filled_for_stored_claims(
     upgrade(engine)
     downgrade(engine, before)
     upgrade(engine)
-    app = create_app(Settings(database_url=empty_database))
+    app = create_app(Settings(database_url=unmigrated_database))
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             found = {

@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_stance, error_fields, ids, make_claim, make_source, problem, walk
+from tests.helpers import (
+    REPORT_URL,
+    add_stance,
+    error_fields,
+    ids,
+    make_claim,
+    make_report,
+    make_source,
+    problem,
+    walk,
+)
 
 REPORT_FIELDS = {
     "id",
@@ -21,16 +31,7 @@ REPORT_FIELDS = {
     "created_at",
     "updated_at",
 }
-URL = "https://apnews.com/article/syria-hama-insurgents"
 ARABIC = "قال المتمردون السوريون إنهم دخلوا مدينة حماة بعد اشتباكات عنيفة."
-
-
-def make_report(
-    client: TestClient, auth: dict[str, str], url: str = URL, **fields: Any
-) -> dict[str, Any]:
-    response = client.post("/reports", headers=auth, json={"url": url, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def test_create_read_update_delete(client: TestClient, auth: dict[str, str]) -> None:
@@ -39,7 +40,7 @@ def test_create_read_update_delete(client: TestClient, auth: dict[str, str]) -> 
         "/reports",
         headers=auth,
         json={
-            "url": URL,
+            "url": REPORT_URL,
             "title": "Syrian insurgents say they have entered Hama",
             "publisher_id": ap["id"],
             "published_at": "2024-12-05T13:21:00+02:00",
@@ -52,7 +53,7 @@ def test_create_read_update_delete(client: TestClient, auth: dict[str, str]) -> 
     assert set(report) == REPORT_FIELDS
     assert response.headers["Location"] == f"/reports/{report['id']}"
     assert {k: report[k] for k in ("url", "publisher_id", "published_at", "text")} == {
-        "url": URL,
+        "url": REPORT_URL,
         "publisher_id": ap["id"],
         "published_at": "2024-12-05T11:21:00Z",
         "text": ARABIC,
@@ -119,7 +120,7 @@ def test_text_is_stored_exactly_up_to_the_limit_and_omitted_from_lists(
     assert len(text) == 500_000
     report = make_report(client, auth, text=text)
     assert client.get(f"/reports/{report['id']}").json()["text"] == text
-    escaped = json.dumps({"url": URL + "/escaped", "text": text})  # every char as \uXXXX
+    escaped = json.dumps({"url": REPORT_URL + "/escaped", "text": text})  # every char as \uXXXX
     assert len(escaped.encode()) > 2_000_000
     stored = client.post(
         "/reports", headers={**auth, "Content-Type": "application/json"}, content=escaped
@@ -132,7 +133,8 @@ def test_text_is_stored_exactly_up_to_the_limit_and_omitted_from_lists(
 def test_a_text_over_the_limit_is_refused_and_not_stored(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    response = client.post("/reports", headers=auth, json={"url": URL, "text": "x" * 500_001})
+    too_long = {"url": REPORT_URL, "text": "x" * 500_001}
+    response = client.post("/reports", headers=auth, json=too_long)
     assert error_fields(response) == {"text"}
     report = make_report(client, auth, text="short")
     patched = client.patch(f"/reports/{report['id']}", headers=auth, json={"text": "x" * 500_001})
@@ -140,7 +142,7 @@ def test_a_text_over_the_limit_is_refused_and_not_stored(
     huge = client.post(
         "/reports",
         headers={**auth, "Content-Type": "application/json"},
-        content=json.dumps({"url": URL + "/2", "text": "\u0600" * 800_000}),  # ~4.8 MB
+        content=json.dumps({"url": REPORT_URL + "/2", "text": "\u0600" * 800_000}),  # ~4.8 MB
     )
     problem(huge, 413)
     assert [r["id"] for r in walk(client, "/reports")] == [report["id"]]
@@ -153,15 +155,15 @@ def test_a_text_over_the_limit_is_refused_and_not_stored(
         ({}, {"url"}),
         ({"url": "ftp://example.org/x"}, {"url"}),
         ({"url": "not a url"}, {"url"}),
-        ({"url": URL, "title": ""}, {"title"}),
-        ({"url": URL, "title": "x" * 501}, {"title"}),
-        ({"url": URL, "publisher_id": "999999"}, {"publisher_id"}),
-        ({"url": URL, "publisher_id": "abc"}, {"publisher_id"}),
-        ({"url": URL, "published_at": "2024-12-05T11:21:00"}, {"published_at"}),
-        ({"url": URL, "language": "not a tag"}, {"language"}),
-        ({"url": URL, "text": "nul \x00 inside"}, {"text"}),
-        ({"url": URL, "stance_count": 3}, {"stance_count"}),
-        ({"url": URL, "text": 12}, {"text"}),
+        ({"url": REPORT_URL, "title": ""}, {"title"}),
+        ({"url": REPORT_URL, "title": "x" * 501}, {"title"}),
+        ({"url": REPORT_URL, "publisher_id": "999999"}, {"publisher_id"}),
+        ({"url": REPORT_URL, "publisher_id": "abc"}, {"publisher_id"}),
+        ({"url": REPORT_URL, "published_at": "2024-12-05T11:21:00"}, {"published_at"}),
+        ({"url": REPORT_URL, "language": "not a tag"}, {"language"}),
+        ({"url": REPORT_URL, "text": "nul \x00 inside"}, {"text"}),
+        ({"url": REPORT_URL, "stance_count": 3}, {"stance_count"}),
+        ({"url": REPORT_URL, "text": 12}, {"text"}),
     ],
 )
 def test_bad_input_is_422_naming_the_field(
@@ -190,7 +192,7 @@ def test_bad_updates_change_nothing(client: TestClient, auth: dict[str, str]) ->
 
 
 def test_writes_need_a_key(client: TestClient, auth: dict[str, str]) -> None:
-    problem(client.post("/reports", json={"url": URL}), 401)
+    problem(client.post("/reports", json={"url": REPORT_URL}), 401)
     report = make_report(client, auth)
     problem(client.patch(f"/reports/{report['id']}", json={"title": "x"}), 401)
     problem(client.delete(f"/reports/{report['id']}"), 401)

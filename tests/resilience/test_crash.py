@@ -123,6 +123,50 @@ def _writer(
                     ledger.acked_stances[tag] = response.json()
 
 
+def _kill_mid_stream(
+    server: Any,
+    auth: dict[str, str],
+    claims: list[str],
+    sources: list[str],
+    *,
+    acks: int,
+    within: float,
+    first_writer: int = 0,
+    idempotent: bool = False,
+) -> Ledger:
+    """Three writers, the server SIGKILLed once `acks` of their writes were acknowledged (or
+    after `within` seconds); they would write on for as long again."""
+    ledger, lock, stop = Ledger(), threading.Lock(), threading.Event()
+    deadline = time.monotonic() + 2 * within
+    threads = [
+        threading.Thread(
+            target=_writer,
+            args=(server.base_url, auth, first_writer + n, claims, sources, ledger, lock, stop),
+            kwargs={"max_requests": 2000, "deadline": deadline, "idempotent": idempotent},
+        )
+        for n in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    kill_deadline = time.monotonic() + within
+    while time.monotonic() < kill_deadline:
+        with lock:
+            if len(ledger.acked_stances) + len(ledger.acked_claims) >= acks:
+                break
+        time.sleep(0.005)
+    server.kill()
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT + 5)
+    stop.set()
+    assert not any(t.is_alive() for t in threads)
+    assert not ledger.failures, ledger.failures[:5]
+    # Every writer was cut off by the kill, not by its own bound: refused, or left without
+    # an answer to the write it had sent.
+    assert ledger.refused + len(ledger.unanswered) == len(threads)
+    assert ledger.refused + len(ledger.in_flight) == len(threads)
+    return ledger
+
+
 def test_sigkill_mid_stream_loses_no_acknowledged_write(
     database_url: str, start_server: Any
 ) -> None:
@@ -147,34 +191,9 @@ def test_sigkill_mid_stream_loses_no_acknowledged_write(
         ]
     claims = [c["id"] for c in seeded_claims]
 
-    ledger, lock, stop = Ledger(), threading.Lock(), threading.Event()
-    deadline = time.monotonic() + 30
-    threads = [
-        threading.Thread(
-            target=_writer,
-            args=(server.base_url, auth, n, claims, sources, ledger, lock, stop, 2000, deadline),
-        )
-        for n in range(3)
-    ]
-    for thread in threads:
-        thread.start()
     # Kill once a fair number of writes were acknowledged, while the writers are still going.
-    kill_deadline = time.monotonic() + 15
-    while time.monotonic() < kill_deadline:
-        with lock:
-            acked = len(ledger.acked_stances) + len(ledger.acked_claims)
-        if acked >= 150:
-            break
-        time.sleep(0.01)
-    server.kill()
-    for thread in threads:
-        thread.join(timeout=REQUEST_TIMEOUT + 5)
-    stop.set()
-    assert not any(t.is_alive() for t in threads)
-    assert not ledger.failures, ledger.failures[:5]
+    ledger = _kill_mid_stream(server, auth, claims, sources, acks=150, within=15)
     assert len(ledger.acked_stances) >= 100, "too few writes acknowledged before the kill"
-    # Every writer was cut off by the kill, not by its own bound.
-    assert ledger.refused + len(ledger.unanswered) == len(threads)
 
     restarted = start_server(database_url)
     with restarted.client() as client:
@@ -236,38 +255,6 @@ def _retry_until_answered(
         time.sleep(float(response.headers.get("retry-after", "1")))
 
 
-def _kill_mid_stream(
-    server: Any, auth: dict[str, str], round_: int, claims: list[str], sources: list[str]
-) -> Ledger:
-    """Three keyed writers, killed once 30 of their writes were acknowledged."""
-    ledger, lock, stop = Ledger(), threading.Lock(), threading.Event()
-    deadline = time.monotonic() + 20
-    threads = [
-        threading.Thread(
-            target=_writer,
-            args=(server.base_url, auth, 10 * round_ + n, claims, sources, ledger, lock, stop),
-            kwargs={"max_requests": 2000, "deadline": deadline, "idempotent": True},
-        )
-        for n in range(3)
-    ]
-    for thread in threads:
-        thread.start()
-    kill_deadline = time.monotonic() + 10
-    while time.monotonic() < kill_deadline:
-        with lock:
-            if len(ledger.acked_stances) + len(ledger.acked_claims) >= 30:
-                break
-        time.sleep(0.005)
-    server.kill()
-    for thread in threads:
-        thread.join(timeout=REQUEST_TIMEOUT + 5)
-    stop.set()
-    assert not any(t.is_alive() for t in threads)
-    assert not ledger.failures, ledger.failures[:5]
-    assert ledger.refused + len(ledger.in_flight) == len(threads)
-    return ledger
-
-
 def test_retrying_every_in_flight_idempotency_key_after_sigkill_duplicates_nothing(
     database_url: str, start_server: Any
 ) -> None:
@@ -290,7 +277,16 @@ def test_retrying_every_in_flight_idempotency_key_after_sigkill_duplicates_nothi
     new_claims: dict[str, dict[str, Any]] = {}  # every answered claim, by text
     in_flight = replayed = 0
     for round_ in range(KILLS_PER_ENGINE):
-        ledger = _kill_mid_stream(server, auth, round_, claims, sources)
+        ledger = _kill_mid_stream(
+            server,
+            auth,
+            claims,
+            sources,
+            acks=30,
+            within=10,
+            first_writer=10 * round_,
+            idempotent=True,
+        )
         stances.update(ledger.acked_stances)
         new_claims.update(ledger.acked_claims)
         server = start_server(database_url, **extra)

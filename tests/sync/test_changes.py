@@ -113,18 +113,6 @@ def test_bulk_imports_and_updates_enter_the_feed(client: TestClient, auth: dict[
     assert after["items"][0]["claim"]["place"] == "Hama"
 
 
-def test_reads_of_the_feed_close_with_the_other_reads(database_url: str) -> None:
-    app = create_app(Settings(database_url=database_url, require_key_for_reads=True))
-    try:
-        with TestClient(app) as client:
-            assert client.get("/changes").status_code == 401
-            key = create_key(engine=app.state.engine, scope=Scope.read)
-            response = client.get("/changes", headers={"Authorization": f"Bearer {key}"})
-            assert response.status_code == 200
-    finally:
-        app.state.engine.dispose()
-
-
 @pytest.fixture
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _postgres_database(template=request.getfixturevalue("postgres_template"))

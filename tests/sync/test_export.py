@@ -268,13 +268,14 @@ def test_an_empty_database_exports_just_the_header(client: TestClient) -> None:
     assert (header["format"], records) == ("claims-api-ndjson", [])
 
 
-def test_export_closes_with_the_other_reads(database_url: str) -> None:
+@pytest.mark.parametrize("path", ["/export", "/changes"])
+def test_the_export_and_the_feed_close_with_the_other_reads(database_url: str, path: str) -> None:
     app = create_app(Settings(database_url=database_url, require_key_for_reads=True))
     try:
         with TestClient(app) as client:
-            assert client.get("/export").status_code == 401
+            assert client.get(path).status_code == 401
             key = create_key(engine=app.state.engine, scope=Scope.read)
-            response = client.get("/export", headers={"Authorization": f"Bearer {key}"})
+            response = client.get(path, headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
     finally:
         app.state.engine.dispose()

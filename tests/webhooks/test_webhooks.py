@@ -12,12 +12,9 @@ Every wait is bounded in time, and all traffic stays on 127.0.0.1.
 
 import base64
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -47,6 +44,7 @@ from app.webhooks.models import WebhookDelivery
 from app.webhooks.queue import filter_matches, parse_retry_after, retry_delay
 from app.webhooks.sender import Sender
 from tests.helpers import add_stance, make_claim, make_source, schema_drift
+from tests.server import claims_api, free_port, service_env
 
 HOST = "127.0.0.1"
 WAIT = 20.0  # seconds any single wait may take before the test fails
@@ -170,11 +168,6 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, **RECEIVER_SETTINGS)
-
-
-@pytest.fixture
-def admin(app: FastAPI) -> dict[str, str]:
-    return {"Authorization": f"Bearer {create_key(engine=app.state.engine, scope=Scope.admin)}"}
 
 
 @pytest.fixture
@@ -967,26 +960,16 @@ def test_concurrent_claims_take_disjoint_deliveries(
     assert receiver.snapshot() == []
 
 
-def claims_api() -> str:
-    beside = Path(sys.executable).with_name("claims-api")
-    found = str(beside) if beside.exists() else shutil.which("claims-api")
-    if found is None:
-        pytest.fail("the claims-api command is not installed (pip install -e .)")
-    return found
+# What RECEIVER_SETTINGS are to the app, as the environment of a child process.
+RECEIVER_ENV = {
+    "CLAIMS_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+    "CLAIMS_WEBHOOK_ALLOW_HTTP": "true",
+    "CLAIMS_WEBHOOK_POLL_SECONDS": "0.05",
+}
 
 
-def service_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
-    env.update(
-        CLAIMS_DATABASE_URL=database_url,
-        CLAIMS_WEBHOOK_ALLOW_PRIVATE_URLS="true",
-        CLAIMS_WEBHOOK_ALLOW_HTTP="true",
-        CLAIMS_WEBHOOK_POLL_SECONDS="0.05",
-        CLAIMS_RATE_LIMIT_PER_MINUTE="0",
-        CLAIMS_LOG_LEVEL="WARNING",
-    )
-    env.update(extra)
-    return env
+def receiver_env(database_url: str, **extra: str) -> dict[str, str]:
+    return service_env(database_url, **{**RECEIVER_ENV, **extra})
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -1013,7 +996,7 @@ def test_sigkill_of_a_worker_mid_flight_loses_nothing(
     texts = [f"Before the crash {i}" for i in range(3)]
     for text in texts:
         make_claim(client, auth, text)
-    env = service_env(
+    env = receiver_env(
         database_url,
         CLAIMS_WEBHOOK_TIMEOUT_SECONDS="3",
         CLAIMS_WEBHOOK_LEASE_SECONDS="6",
@@ -1066,13 +1049,11 @@ def test_serve_sends_webhooks_by_default(
     key = create_key(engine=engine, scope=Scope.admin)
     engine.dispose()
     headers = {"Authorization": f"Bearer {key}"}
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = (tmp_path / "serve.log").open("ab")
     server = subprocess.Popen(
         [claims_api(), "serve", "--host", HOST, "--port", str(port)],
-        env=service_env(database_url),
+        env=receiver_env(database_url),
         stdout=log,
         stderr=log,
     )

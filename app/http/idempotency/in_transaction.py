@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from app.core.errors import Conflict
 from app.http.idempotency.models import IdempotencyKey
-from app.http.idempotency.store import REPLAYED_HEADERS, Proceed, held, storable_body
+from app.http.idempotency.store import Proceed, answer_columns, held
 
 _STATE_KEY = "idempotency_claim"
 
@@ -50,15 +50,9 @@ def record_answer(
     if claimed is None:
         return
     lowered = {name.lower(): value for name, value in headers.items()}
-    kept = {n: v for n, v in lowered.items() if n in REPLAYED_HEADERS}
+    answer = answer_columns(status_code, lowered, body)
     recorded: CursorResult[Any] = conn.execute(  # type: ignore[assignment]
-        update(IdempotencyKey)
-        .where(held(claimed))
-        .values(
-            status_code=status_code,
-            response_headers=kept,
-            response_body=storable_body(body, kept),
-        )
+        update(IdempotencyKey).where(held(claimed)).values(**answer)
     )
     if recorded.rowcount != 1:
         raise LeaseLost(

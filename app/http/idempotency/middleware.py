@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import FieldError, problem_response
+from app.core.errors import FieldError, database_unavailable, problem_response
 from app.http.idempotency import store
 from app.http.idempotency.in_transaction import hand_to_route
 
@@ -90,12 +90,9 @@ class IdempotencyKeys:
             await self._handle(scope, receive, send, headers, key)
         except OperationalError as exc:
             log.warning("database unavailable for idempotency keys: %s", exc.orig)
-            unavailable = problem_response(
-                503,
-                "service-unavailable",
+            unavailable = database_unavailable(
                 "The database is unavailable; retry shortly with the same Idempotency-Key.",
                 request=Request(scope),
-                headers={"Retry-After": "1"},
             )
             await unavailable(scope, receive, send)
 

@@ -12,6 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +51,16 @@ def storable_body(body: bytes, headers: dict[str, str]) -> bytes:
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
+
+
+def answer_columns(status_code: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """What a key's row keeps of the answer to replay, from its lower-cased headers."""
+    kept = {name: value for name, value in headers.items() if name in REPLAYED_HEADERS}
+    return {
+        "status_code": status_code,
+        "response_headers": kept,
+        "response_body": storable_body(body, kept),
+    }
 
 
 @dataclass(frozen=True)
@@ -157,17 +168,12 @@ def complete(
     *, engine: Engine, claimed: Proceed, status_code: int, headers: dict[str, str], body: bytes
 ) -> bool:
     """Record the answer to replay; False if the lease was lost to a retry meanwhile."""
-    kept = {name: value for name, value in headers.items() if name in REPLAYED_HEADERS}
     with Session(write_engine(engine)) as session:
         result = session.exec(
             update(IdempotencyKey)
             .where(held(claimed))
             .values(
-                status_code=status_code,
-                response_headers=kept,
-                response_body=storable_body(body, kept),
-                lease_token=None,
-                locked_until=None,
+                **answer_columns(status_code, headers, body), lease_token=None, locked_until=None
             )
         )
         session.commit()

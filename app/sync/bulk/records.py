@@ -17,17 +17,15 @@ from app.core.errors import FieldError, ValidationFailed
 from app.core.fields import (
     MAX_TAGS,
     ClaimText,
-    CountryCode,
     HttpUrlStr,
     LanguageTag,
     LongText,
-    Name,
     ShortText,
     Tag,
     UtcDatetime,
 )
 from app.reports.models import ReportText, Title
-from app.sources.models import SourceKind
+from app.sources.models import SourceFields
 from app.stances.rules import ClaimStatus, StanceKind
 from app.verdicts.rating import Rating
 
@@ -55,15 +53,9 @@ class _Line(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SourceRecord(_Line):
+class SourceRecord(_Line, SourceFields):
     type: Literal["source"]
     id: FileRef
-    name: Name
-    kind: SourceKind
-    affiliation: ShortText | None = None
-    country: CountryCode | None = None
-    url: HttpUrlStr | None = None
-    description: LongText | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
 
