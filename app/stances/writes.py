@@ -4,8 +4,11 @@ it is the hottest write and should take as few statements and as little ORM as t
 One transaction: share-lock the source, then lock the claim (the order update_source uses,
 so the two cannot deadlock); retire the source's current stance on the claim when the new
 one supersedes it (app.stances.rules.supersedes); insert the new
-stance; derive the claim's status and counts from its current stances in one query; write
-them; bring the claim's status periods up to date (app/stances/periods.py); and add the
+stance; derive the claim's status and counts once, and bring its status periods up to date
+with them (app/stances/periods.py: the usual stance, the claim's latest, only extends the
+timeline, and its status comes from one aggregate query; a back-dated one or a tie replays
+the timeline from its stated_at, and the status is that of the last period); write them
+with the claim; and add the
 outbox events (stance.created, then claim.status_changed when the status changed, and
 claim.timeline_changed when the stance rewrote the claim's past). The stance is serialized
 once, for the event and for the response.
@@ -45,8 +48,8 @@ from app.reports.quotes import like_pattern
 from app.search.column import terms_of_text
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
-from app.stances.periods import sync_periods
-from app.stances.rules import StanceKind, status_of, supersedes
+from app.stances.periods import PeriodsChange, extend_periods, sync_periods_from
+from app.stances.rules import StanceKind, StatusCounts, status_of, supersedes
 
 _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
@@ -106,6 +109,7 @@ _UPDATE_CLAIM = (
         status=bindparam("new_status"),
         asserting_sources=bindparam("asserting"),
         denying_sources=bindparam("denying"),
+        status_since=bindparam("since", type_=_claim.c.status_since.type),
         updated_at=bindparam("now", type_=_claim.c.updated_at.type),
     )
 )
@@ -119,8 +123,9 @@ _APPEND_SEARCH_TERMS = (
 
 def _counts_query() -> Any:
     """(asserting, denying, camps of the asserting up to 2) over the claim's current
-    stances. A camp is the source's affiliation key (affiliation stripped and casefolded,
-    as app.status groups them) or, unaffiliated, the source itself."""
+    stances, and whether any stance but the new one (:stance_pk) was stated at or after
+    it (:stated_at). A camp is the source's affiliation key (affiliation stripped and
+    casefolded, as app.stances.rules.camp groups them) or, unaffiliated, the source."""
     current = and_(_stance.c.claim_id == bindparam("claim_pk"), _stance.c.is_current)
 
     def count_of(kind: StanceKind) -> Any:
@@ -144,7 +149,16 @@ def _counts_query() -> Any:
         .subquery()
     )
     camp_count = select(func.count()).select_from(camps).scalar_subquery()
-    return select(count_of(StanceKind.asserts), count_of(StanceKind.denies), camp_count)
+    later = (
+        select(_stance.c.id)
+        .where(
+            _stance.c.claim_id == bindparam("claim_pk"),
+            _stance.c.stated_at >= bindparam("stated_at"),
+            _stance.c.id != bindparam("stance_pk"),
+        )
+        .exists()
+    )
+    return select(count_of(StanceKind.asserts), count_of(StanceKind.denies), camp_count, later)
 
 
 _COUNTS = _counts_query()
@@ -242,9 +256,8 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     stance_pk, stated_at, current = insert_stance(
         conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now, citation=citation
     )
-    asserting, denying, camps = conn.execute(_COUNTS, {"claim_pk": claim_pk}).one()
-    new_status = status_of(asserting, denying, camps).value
-    timeline = sync_periods(conn, claim_pk=claim_pk)
+    timeline, (status, asserting, denying) = _derive(conn, claim_pk, stance_pk, stated_at)
+    new_status = status.value
     # A new stance is a change to the claim, even when its status holds.
     conn.execute(
         _UPDATE_CLAIM,
@@ -253,6 +266,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "new_status": new_status,
             "asserting": asserting,
             "denying": denying,
+            "since": timeline.status_since,
             "now": now,
         },
     )
@@ -283,6 +297,21 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     events = _events(claim, changed, body, history_rewritten=timeline.history_rewritten)
     conn.execute(_INSERT_EVENT, events)
     return RecordedStance(stance, body)
+
+
+def _derive(
+    conn: Connection, claim_pk: int, stance_pk: int, stated_at: datetime
+) -> tuple[PeriodsChange, StatusCounts]:
+    """The claim's periods brought up to date after its new stance, and its status and
+    counts now, derived once: by the counts query when the stance is the claim's latest
+    (it extends the timeline), else by the replay from its stated_at (it rewrote some)."""
+    keys = {"claim_pk": claim_pk, "stance_pk": stance_pk, "stated_at": stated_at}
+    asserting, denying, camps, later = conn.execute(_COUNTS, keys).one()
+    if later:
+        return sync_periods_from(conn, claim_pk=claim_pk, since=stated_at)
+    state = (status_of(asserting, denying, camps), asserting, denying)
+    change = extend_periods(conn, claim_pk=claim_pk, stance_pk=stance_pk, at=stated_at, state=state)
+    return change, state
 
 
 def _index_quote(conn: Connection, *, claim_pk: int, quote: str | None, language: str) -> None:
