@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from app.claims.models import Claim
 from app.sources.models import Source
@@ -69,13 +80,20 @@ _STORED_COLUMNS = (
     _period.c.changed_by_stance_id,
 )
 _STORED = select(*_STORED_COLUMNS).where(_period.c.claim_id == bindparam("claim_pk"))
-# The periods a stance stated at :since can touch: the one holding just before (it ends at
-# or after :since) and those begun since; oldest first.
+# The periods a stance stated at :since can touch, oldest first: the one holding just
+# before (the last begun before :since) and those begun since; a range of the (claim_id,
+# valid_from) index, found by a probe of it.
+_SINCE = bindparam("since", type_=_period.c.valid_from.type)
+_HELD_FROM = (
+    select(func.max(_period.c.valid_from))
+    .where(_period.c.claim_id == bindparam("claim_pk"), _period.c.valid_from < _SINCE)
+    .scalar_subquery()
+)
 _STORED_SINCE = (
     select(*_STORED_COLUMNS)
     .where(
         _period.c.claim_id == bindparam("claim_pk"),
-        or_(_period.c.valid_to.is_(None), _period.c.valid_to >= bindparam("since")),
+        _period.c.valid_from >= func.coalesce(_HELD_FROM, _SINCE),
     )
     .order_by(_period.c.valid_from)
 )

@@ -142,6 +142,16 @@ def status_counts(stances: Iterable[Positioned]) -> StatusCounts:
     return status_of(asserting, denying, len(camps)), asserting, denying
 
 
+def counts_after(
+    asserting: int, denying: int, *, retired: str | None, added: str
+) -> tuple[int, int]:
+    """A claim's asserting and denying counts once a source's new stance `added` becomes
+    current, replacing the source's current one `retired` (None: it had none)."""
+    asserting += (added == StanceKind.asserts) - (retired == StanceKind.asserts)
+    denying += (added == StanceKind.denies) - (retired == StanceKind.denies)
+    return asserting, denying
+
+
 def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:
     """Apply the contract's status rules to the current stances of one claim."""
     current = list(stances)
