@@ -215,7 +215,7 @@ def sync_periods_from(
     expected = replay(tail, resume=resume)
     plan = _plan(claim_pk, stored, expected)
     _write([plan], conn, claim_since=False)
-    return plan.change, _present(expected)
+    return plan.change, present_state(expected)
 
 
 def extend_periods(
@@ -249,18 +249,23 @@ def _held_before(stored: list[Any], at: datetime) -> Period | None:
     )
 
 
-def _present(periods: list[Period]) -> StatusCounts:
+def present_state(periods: list[Period]) -> StatusCounts:
+    """The status and counts a claim with these periods has now."""
     return periods[-1].state if periods else (ClaimStatus.unsourced, 0, 0)
 
 
-def sync_many(conn: Connection, claim_pks: Iterable[int]) -> None:
+def sync_many(conn: Connection, claim_pks: Iterable[int]) -> dict[int, StatusCounts]:
     """sync_periods for many claims, a chunk of claims per read and per write (bulk
-    import, repair, the migration)."""
+    import, repair, the migration); returns each claim's status and counts now, those of
+    its last period."""
     pks = sorted(set(claim_pks))
+    present: dict[int, StatusCounts] = {}
     for chunk in _chunks(pks):
         expected = expected_periods(conn, chunk)
         stored = stored_periods(conn, chunk)
         _write([_plan(pk, stored[pk], expected[pk]) for pk in chunk], conn)
+        present.update((pk, present_state(expected[pk])) for pk in chunk)
+    return present
 
 
 @dataclass(frozen=True)
