@@ -2,10 +2,14 @@
 transaction of the write that changed it (a stance, a bulk batch, an affiliation change,
 `claims-api check --repair`, the migration that introduced the table).
 
-The write reads the claim's whole history (one index range: claims carry a handful of
-stances) and replays it with the pure rules of app/stances/timeline.py, then touches only
-the periods that differ: a back-dated stance rewrites the periods from its stated_at on,
-and a stance that changes nothing (same status and counts) writes nothing.
+A new stance cannot change the periods before its stated_at, so its write replays only
+from there (`sync_periods_from`): the stances stated since, from each source's latest
+stance before (the claim's current stances, and the whole history of the few sources that
+stated anything since), and the period that held just before. The usual new stance is the
+claim's latest, and then there is nothing to replay: the claim's present status begins, or
+extends, its last period (`extend_periods`). Other writes replay a claim's whole history
+(`sync_periods`, `sync_many`). Either way only the periods that differ are touched, and a
+stance that changes nothing (same status and counts) writes nothing.
 """
 
 from collections import defaultdict
@@ -14,13 +18,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from app.claims.models import Claim
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods_model import ClaimStatusPeriod
-from app.stances.timeline import HistoryStance, Period, replay, status_since
+from app.stances.rules import ClaimStatus, StatusCounts
+from app.stances.timeline import (
+    HistoryStance,
+    Period,
+    advance,
+    replay,
+    split_at,
+    status_since,
+)
 
 _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
@@ -57,6 +80,41 @@ _STORED_COLUMNS = (
     _period.c.changed_by_stance_id,
 )
 _STORED = select(*_STORED_COLUMNS).where(_period.c.claim_id == bindparam("claim_pk"))
+# The periods a stance stated at :since can touch, oldest first: the one holding just
+# before (the last begun before :since) and those begun since; a range of the (claim_id,
+# valid_from) index, found by a probe of it.
+_SINCE = bindparam("since", type_=_period.c.valid_from.type)
+_HELD_FROM = (
+    select(func.max(_period.c.valid_from))
+    .where(_period.c.claim_id == bindparam("claim_pk"), _period.c.valid_from < _SINCE)
+    .scalar_subquery()
+)
+_STORED_SINCE = (
+    select(*_STORED_COLUMNS)
+    .where(
+        _period.c.claim_id == bindparam("claim_pk"),
+        _period.c.valid_from >= func.coalesce(_HELD_FROM, _SINCE),
+    )
+    .order_by(_period.c.valid_from)
+)
+_SOURCES_SINCE = select(_stance.c.source_id).where(
+    _stance.c.claim_id == bindparam("claim_pk"), _stance.c.stated_at >= bindparam("since")
+)
+# What a replay from :since needs (timeline.split_at): every stance stated since, and each
+# source's latest before, which is its current stance unless it stated something since,
+# in which case all its stances on the claim are read. The bare is_current: see writes.py.
+_HISTORY_SINCE = (
+    select(*_HISTORY_COLUMNS)
+    .join(_source, _source.c.id == _stance.c.source_id)
+    .where(
+        _stance.c.claim_id == bindparam("claim_pk"),
+        or_(
+            _stance.c.stated_at >= bindparam("since"),
+            text("stance.is_current"),
+            _stance.c.source_id.in_(_SOURCES_SINCE.scalar_subquery()),
+        ),
+    )
+)
 _DELETE = delete(_period).where(_period.c.id == bindparam("period_pk"))
 # The claim's created_at and updated_at come along from its row, in the same statement.
 _INSERT = insert(_period).values(
@@ -152,14 +210,70 @@ def sync_periods(conn: Connection, *, claim_pk: int) -> PeriodsChange:
     return plan.change
 
 
-def sync_many(conn: Connection, claim_pks: Iterable[int]) -> None:
+def sync_periods_from(
+    conn: Connection, *, claim_pk: int, since: datetime
+) -> tuple[PeriodsChange, StatusCounts]:
+    """sync_periods for a (locked) claim whose new stance was stated at `since`, replaying
+    only from there; also the claim's status and counts now, those of its last period.
+    The caller writes the claim's status_since (the change's), with its status."""
+    keys = {"claim_pk": claim_pk, "since": since}
+    stored = list(conn.execute(_STORED_SINCE, keys))
+    history = [_history_row(r) for r in conn.execute(_HISTORY_SINCE, keys)]
+    tail, resume = split_at(history, since, _held_before(stored, since))
+    expected = replay(tail, resume=resume)
+    plan = _plan(claim_pk, stored, expected)
+    _write([plan], conn, claim_since=False)
+    return plan.change, present_state(expected)
+
+
+def extend_periods(
+    conn: Connection, *, claim_pk: int, stance_pk: int, at: datetime, state: StatusCounts
+) -> PeriodsChange:
+    """The periods of a (locked) claim whose new stance `stance_pk`, stated at `at`, is the
+    only one stated at or after `at`, and whose status and counts are now `state`: the
+    replay's last step, alone. The caller writes the claim's status_since."""
+    stored = list(conn.execute(_STORED_SINCE, {"claim_pk": claim_pk, "since": at}))
+    previous = _held_before(stored, at)
+    expected = [] if previous is None else [previous]
+    advance(expected, at, state, stance_pk)
+    plan = _plan(claim_pk, stored, expected)
+    _write([plan], conn, claim_since=False)
+    return plan.change
+
+
+def _held_before(stored: list[Any], at: datetime) -> Period | None:
+    """The period that held just before `at`, of _STORED_SINCE's rows."""
+    if not stored or stored[0].valid_from >= at:
+        return None
+    row = stored[0]
+    return Period(
+        row.valid_from,
+        row.valid_to,
+        ClaimStatus(row.status),
+        row.asserting_sources,
+        row.denying_sources,
+        row.status_since,
+        row.changed_by_stance_id,
+    )
+
+
+def present_state(periods: list[Period]) -> StatusCounts:
+    """The status and counts a claim with these periods has now."""
+    return periods[-1].state if periods else (ClaimStatus.unsourced, 0, 0)
+
+
+def sync_many(conn: Connection, claim_pks: Iterable[int]) -> dict[int, StatusCounts]:
     """sync_periods for many claims, a chunk of claims per read and per write (bulk
-    import, repair, the migration)."""
+    import, repair, the migration); returns each claim's status and counts now, those of
+    its last period."""
     pks = sorted(set(claim_pks))
+    present: dict[int, StatusCounts] = {}
     for chunk in _chunks(pks):
         expected = expected_periods(conn, chunk)
         stored = stored_periods(conn, chunk)
         _write([_plan(pk, stored[pk], expected[pk]) for pk in chunk], conn)
+        present.update((pk, present_state(expected[pk])) for pk in chunk)
+    return present
 
 
 @dataclass(frozen=True)
@@ -206,13 +320,14 @@ def _row(claim_pk: int, p: Period) -> dict[str, Any]:
     }
 
 
-def _write(plans: list[_Plan], conn: Connection) -> None:
+def _write(plans: list[_Plan], conn: Connection, *, claim_since: bool = True) -> None:
+    """The plans' periods, and (claim_since) the claims' status_since where it moved."""
     removed = [{"period_pk": pk} for plan in plans for pk in plan.removed]
     added = [row for plan in plans for row in plan.added]
     since = [
         {"claim_pk": plan.claim_pk, "s": plan.change.status_since}
         for plan in plans
-        if plan.change.changed
+        if plan.change.changed and claim_since
     ]
     if removed:
         # First: a new row may take a removed one's (claim_id, valid_from).

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 
 class StanceKind(StrEnum):
@@ -52,6 +52,17 @@ def latest_per_source(
     return latest
 
 
+class Positioned(Protocol):
+    """What the status rule needs of a current stance: its kind and its source's camp."""
+
+    @property
+    def stance(self) -> str: ...
+    @property
+    def source_id(self) -> int: ...
+    @property
+    def affiliation(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class CurrentStance:
     """One source's current position on a claim, with what the rules need of the source."""
@@ -77,7 +88,7 @@ def affiliation_key(affiliation: str | None) -> str | None:
     return affiliation.strip().casefold() if affiliation and affiliation.strip() else None
 
 
-def camp(stance: CurrentStance) -> tuple[str, str]:
+def camp(stance: Positioned) -> tuple[str, str]:
     """Sources sharing an affiliation form one camp; an unaffiliated source is its own."""
     key = affiliation_key(stance.affiliation)
     return ("affiliation", key) if key else ("source", str(stance.source_id))
@@ -112,6 +123,33 @@ def status_of(asserting: int, denying: int, asserting_camps: int) -> ClaimStatus
     if asserting:
         return ClaimStatus.asserted
     return ClaimStatus.unsourced
+
+
+# The status and the counts, without the explanation: what is stored of a derivation.
+StatusCounts = tuple[ClaimStatus, int, int]
+
+
+def status_counts(stances: Iterable[Positioned]) -> StatusCounts:
+    """derive_status's status and counts alone, for the writes that store no explanation."""
+    asserting = denying = 0
+    camps: set[tuple[str, str]] = set()
+    for s in stances:
+        if s.stance == StanceKind.asserts:
+            asserting += 1
+            camps.add(camp(s))
+        elif s.stance == StanceKind.denies:
+            denying += 1
+    return status_of(asserting, denying, len(camps)), asserting, denying
+
+
+def counts_after(
+    asserting: int, denying: int, *, retired: str | None, added: str
+) -> tuple[int, int]:
+    """A claim's asserting and denying counts once a source's new stance `added` becomes
+    current, replacing the source's current one `retired` (None: it had none)."""
+    asserting += (added == StanceKind.asserts) - (retired == StanceKind.asserts)
+    denying += (added == StanceKind.denies) - (retired == StanceKind.denies)
+    return asserting, denying
 
 
 def derive_status(stances: Iterable[CurrentStance]) -> DerivedStatus:

@@ -19,7 +19,7 @@ from app.sources.models import Source, SourceSummary
 from app.stances.models import Stance, StancePage, StancePublic, Timeline, TimelinePeriod
 from app.stances.periods import sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, derive_status
-from app.stances.timeline import HistoryStance, known_by, replay
+from app.stances.timeline import HistoryStance, explained_replay, known_by
 
 HISTORY_SORT = "-stated_at"
 # A stance with the source it embeds.
@@ -78,7 +78,7 @@ def claim_timeline(*, session: Session, claim_id: int, known_at: datetime | None
         stance.id: (stance, source)
         for stance, source in claim_history(session=session, claim_id=claim_id)
     }
-    periods = replay(known_by([history_stance(*row) for row in rows.values()], known_at))
+    periods = explained_replay(known_by([history_stance(*row) for row in rows.values()], known_at))
     return Timeline(
         items=[
             TimelinePeriod.model_validate(
@@ -88,11 +88,11 @@ def claim_timeline(*, session: Session, claim_id: int, known_at: datetime | None
                     "to": p.valid_to,
                     "asserting_sources": p.asserting_sources,
                     "denying_sources": p.denying_sources,
-                    "explanation": p.explanation,
+                    "explanation": explanation,
                     "changed_by": stance_public(*rows[p.changed_by]),
                 }
             )
-            for p in periods
+            for p, explanation in periods
         ]
     )
 

@@ -2,7 +2,8 @@
 
 Pure functions over the same rules as the present (app/stances/rules.py): at each instant
 a stance was stated, each source's current stance is `latest_per_source` of what it had
-stated by then, and the status is `derive_status` of those. The current status is the
+stated by then, and the status is `derive_status` of those (its status and counts alone,
+`status_counts`, where no explanation is wanted). The current status is the
 as-of-now case: the last period. Any stance kind other than `asserts` and `denies` counts
 neither way, because derive_status says so, not because this module does.
 
@@ -10,7 +11,7 @@ Affiliations are the sources' present ones: the service keeps no history of them
 source's change of camp re-derives the claim's whole timeline (as it does its status).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, groupby
@@ -21,8 +22,10 @@ from app.stances.rules import (
     DerivedStatus,
     StanceKind,
     StanceOrder,
+    StatusCounts,
     derive_status,
     latest_per_source,
+    status_counts,
 )
 
 
@@ -54,11 +57,10 @@ class Period:
     # Since when the status has held without interruption (counts may have moved).
     status_since: datetime
     changed_by: int  # the stance that began the period
-    explanation: str
 
     @property
     def key(self) -> tuple[object, ...]:
-        """What the periods table stores of it (the explanation is derived on read)."""
+        """What the periods table stores of it."""
         return (
             self.valid_from,
             self.valid_to,
@@ -69,6 +71,10 @@ class Period:
             self.changed_by,
         )
 
+    @property
+    def state(self) -> StatusCounts:
+        return (self.status, self.asserting_sources, self.denying_sources)
+
 
 @dataclass(frozen=True)
 class StateAt:
@@ -77,6 +83,16 @@ class StateAt:
     current: list[HistoryStance]  # newest first, as the detail lists them
     derived: DerivedStatus
     status_since: datetime | None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a replay of the stances stated from some time T on starts: each source's
+    latest stance stated before T, and the period that held just before T (None when the
+    claim was unsourced then)."""
+
+    latest: dict[int, HistoryStance]
+    previous: Period | None
 
 
 def _order(stance: HistoryStance) -> StanceOrder:
@@ -99,46 +115,76 @@ def known_by(stances: Iterable[HistoryStance], known_at: datetime | None) -> lis
     return [s for s in stances if known_at is None or s.created_at <= known_at]
 
 
-def replay(stances: Iterable[HistoryStance]) -> list[Period]:
-    """The claim's status periods, oldest first. Before its first stance a claim is
-    unsourced, which is no period; consecutive periods differ in status or counts."""
-    periods: list[Period] = []
-    latest: dict[int, HistoryStance] = {}
+def advance(periods: list[Period], at: datetime, state: StatusCounts, changed_by: int) -> bool:
+    """Append to `periods` (oldest first) the period that `state` begins at `at`, closing
+    the one before; False, and nothing appended, when `state` is what already held (or,
+    before any period, unsourced). `changed_by`: the stance that began it."""
+    previous = periods[-1] if periods else None
+    if previous is None and state == (ClaimStatus.unsourced, 0, 0):
+        return False
+    if previous is not None and state == previous.state:
+        return False
+    status, asserting, denying = state
+    since = at
+    if previous is not None:
+        periods[-1] = replace(previous, valid_to=at)
+        if previous.status == status:
+            since = previous.status_since
+    periods.append(Period(at, None, status, asserting, denying, since, changed_by))
+    return True
+
+
+def _instants(
+    stances: Iterable[HistoryStance], latest: dict[int, HistoryStance]
+) -> Iterator[tuple[datetime, int, dict[int, HistoryStance]]]:
+    """Each instant a stance was stated, the stance that would begin a period there (the
+    highest id of the instant: current for its source, recorded last), and each source's
+    current stance as of then; oldest first, starting from `latest`."""
     # In supersession order, so each instant's stances only ever replace older ones.
     ordered = sorted(stances, key=_order)
     for stated_at, group in groupby(ordered, key=lambda s: s.stated_at):
         instant = list(group)
         latest = _latest(chain(latest.values(), instant))
+        yield stated_at, instant[-1].id, latest
+
+
+def split_at(
+    stances: Iterable[HistoryStance], at: datetime, previous: Period | None
+) -> tuple[list[HistoryStance], Resume]:
+    """The stances stated from `at` on, and where their replay resumes (`previous`: the
+    period that held just before `at`). `stances` must hold every stance stated from `at`
+    on and, of each source, at least its latest one stated before."""
+    stances = list(stances)
+    before = _latest(s for s in stances if s.stated_at < at)
+    return [s for s in stances if s.stated_at >= at], Resume(before, previous)
+
+
+def replay(stances: Iterable[HistoryStance], *, resume: Resume | None = None) -> list[Period]:
+    """The claim's status periods, oldest first. Before its first stance a claim is
+    unsourced, which is no period; consecutive periods differ in status or counts.
+
+    With `resume`, `stances` are those stated from some time T on, and the answer is the
+    period that held before T (extended or closed) and those that follow: the stored
+    periods before that one cannot change."""
+    periods = [] if resume is None or resume.previous is None else [resume.previous]
+    if periods:
+        periods[0] = replace(periods[0], valid_to=None)
+    for at, changed_by, latest in _instants(stances, {} if resume is None else resume.latest):
+        advance(periods, at, status_counts(latest.values()), changed_by)
+    return periods
+
+
+def explained_replay(stances: Iterable[HistoryStance]) -> list[tuple[Period, str]]:
+    """replay's periods, each with the explanation of its status (what the timeline
+    shows; the writes store no explanation, so only this read derives it)."""
+    periods: list[Period] = []
+    explanations: list[str] = []
+    for at, changed_by, latest in _instants(stances, {}):
         derived = _derive(latest.values())
         state = (derived.status, derived.asserting_sources, derived.denying_sources)
-        previous = periods[-1] if periods else None
-        if previous is None and state == (ClaimStatus.unsourced, 0, 0):
-            continue
-        if previous is not None and state == (
-            previous.status,
-            previous.asserting_sources,
-            previous.denying_sources,
-        ):
-            continue
-        since = stated_at
-        if previous is not None:
-            periods[-1] = replace(previous, valid_to=stated_at)
-            if previous.status == derived.status:
-                since = previous.status_since
-        periods.append(
-            Period(
-                valid_from=stated_at,
-                valid_to=None,
-                status=derived.status,
-                asserting_sources=derived.asserting_sources,
-                denying_sources=derived.denying_sources,
-                status_since=since,
-                # The highest id at this instant: current for its source, recorded last.
-                changed_by=instant[-1].id,
-                explanation=derived.explanation,
-            )
-        )
-    return periods
+        if advance(periods, at, state, changed_by):
+            explanations.append(derived.explanation)
+    return list(zip(periods, explanations, strict=True))
 
 
 def status_since(periods: list[Period]) -> datetime | None:

@@ -4,8 +4,11 @@ it is the hottest write and should take as few statements and as little ORM as t
 One transaction: share-lock the source, then lock the claim (the order update_source uses,
 so the two cannot deadlock); retire the source's current stance on the claim when the new
 one supersedes it (app.stances.rules.supersedes); insert the new
-stance; derive the claim's status and counts from its current stances in one query; write
-them; bring the claim's status periods up to date (app/stances/periods.py); and add the
+stance; derive the claim's status and counts once, and bring its status periods up to date
+with them (app/stances/periods.py: the usual stance, the claim's latest, only extends the
+timeline, and its status comes from one aggregate query; a back-dated one or a tie replays
+the timeline from its stated_at, and the status is that of the last period); write them
+with the claim; and add the
 outbox events (stance.created, then claim.status_changed when the status changed, and
 claim.timeline_changed when the stance rewrote the claim's past). The stance is serialized
 once, for the event and for the response.
@@ -21,7 +24,6 @@ from sqlalchemy import (
     Connection,
     String,
     Table,
-    and_,
     bindparam,
     case,
     func,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     null,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -45,8 +48,8 @@ from app.reports.quotes import like_pattern
 from app.search.column import StanceText, search_text, stance_texts
 from app.sources.models import Source
 from app.stances.models import Stance, StanceCreate, StancePublic
-from app.stances.periods import sync_periods
-from app.stances.rules import StanceKind, status_of, supersedes
+from app.stances.periods import PeriodsChange, extend_periods, sync_periods_from
+from app.stances.rules import StanceKind, StatusCounts, counts_after, status_of, supersedes
 
 _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
 _source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
@@ -69,11 +72,27 @@ _LOCK_CLAIM = (
 # The bare predicate of the partial unique index (claim_id, source_id) WHERE is_current, so
 # SQLite can use that index: with the `is_current = 1` SQLAlchemy writes for a boolean
 # column, it walks every stance of the source instead (~1,800 per POST at 1M claims).
-_CURRENT_OF_SOURCE = select(_stance.c.id, _stance.c.stated_at).where(
-    _stance.c.claim_id == bindparam("claim_pk"),
-    _stance.c.source_id == bindparam("source_pk"),
-    text("stance.is_current"),
+_CURRENT_OF_SOURCE = (
+    select(_stance.c.id, _stance.c.stated_at, _stance.c.stance)
+    .where(
+        _stance.c.claim_id == bindparam("claim_pk"),
+        _stance.c.source_id == bindparam("source_pk"),
+        text("stance.is_current"),
+    )
+    .subquery("held")
 )
+# One row: when the claim's latest stance was stated (one probe of its (claim_id,
+# stated_at) index), and the source's current stance on it, if any. Read after the claim
+# is locked, so no stance of the claim can commit in between.
+_BEFORE_INSERT = select(
+    select(func.max(_stance.c.stated_at))
+    .where(_stance.c.claim_id == bindparam("claim_pk"))
+    .scalar_subquery()
+    .label("latest"),
+    _CURRENT_OF_SOURCE.c.id,
+    _CURRENT_OF_SOURCE.c.stated_at,
+    _CURRENT_OF_SOURCE.c.stance,
+).select_from(select(literal(1).label("one")).subquery("one").outerjoin(_CURRENT_OF_SOURCE, true()))
 _SET_CURRENT = (
     update(_stance)
     .where(_stance.c.id == bindparam("stance_pk"))
@@ -107,6 +126,7 @@ _UPDATE_CLAIM = (
         status=bindparam("new_status"),
         asserting_sources=bindparam("asserting"),
         denying_sources=bindparam("denying"),
+        status_since=bindparam("since", type_=_claim.c.status_since.type),
         updated_at=bindparam("now", type_=_claim.c.updated_at.type),
     )
 )
@@ -129,20 +149,10 @@ _APPEND_SEARCH_TERMS = (
 )
 
 
-def _counts_query() -> Any:
-    """(asserting, denying, camps of the asserting up to 2) over the claim's current
-    stances. A camp is the source's affiliation key (affiliation stripped and casefolded,
-    as app.status groups them) or, unaffiliated, the source itself."""
-    current = and_(_stance.c.claim_id == bindparam("claim_pk"), _stance.c.is_current)
-
-    def count_of(kind: StanceKind) -> Any:
-        return (
-            select(func.count())
-            .select_from(_stance)
-            .where(current, _stance.c.stance == kind.value)
-            .scalar_subquery()
-        )
-
+def _camps_query() -> Any:
+    """How many camps (up to 2) the claim's current asserting stances come from. A camp is
+    the source's affiliation key (affiliation stripped and casefolded, as
+    app.stances.rules.camp groups them) or, unaffiliated, the source itself."""
     camp = func.coalesce(
         literal("a:").concat(_source.c.affiliation_key),
         literal("s:").concat(sql_cast(_source.c.id, String)),
@@ -150,16 +160,19 @@ def _counts_query() -> Any:
     camps = (
         select(camp.label("camp"))
         .select_from(_stance.join(_source, _source.c.id == _stance.c.source_id))
-        .where(current, _stance.c.stance == StanceKind.asserts.value)
+        .where(
+            _stance.c.claim_id == bindparam("claim_pk"),
+            _stance.c.is_current,
+            _stance.c.stance == StanceKind.asserts.value,
+        )
         .distinct()
         .limit(2)
         .subquery()
     )
-    camp_count = select(func.count()).select_from(camps).scalar_subquery()
-    return select(count_of(StanceKind.asserts), count_of(StanceKind.denies), camp_count)
+    return select(func.count()).select_from(camps)
 
 
-_COUNTS = _counts_query()
+_CAMPS = _camps_query()
 
 
 @dataclass(frozen=True)
@@ -207,6 +220,18 @@ class RecordedStance:
     body: bytes  # the stance as JSON, exactly as the API answers it
 
 
+@dataclass(frozen=True)
+class InsertedStance:
+    pk: int
+    stated_at: datetime
+    current: bool
+    # The kind of the source's stance it retired (None: it retired none).
+    retired: str | None
+    # Stated after every other stance of the claim: it can only extend the claim's
+    # timeline, and it is current.
+    latest: bool
+
+
 def insert_stance(
     conn: Connection,
     *,
@@ -215,19 +240,18 @@ def insert_stance(
     data: StanceCreate,
     now: datetime,
     citation: Citation | None = None,
-) -> tuple[int, datetime, bool]:
-    """Insert the stance, current if it supersedes the source's current one on the claim;
-    returns (id, stated_at, current)."""
+) -> InsertedStance:
+    """Insert the stance, current if it supersedes the source's current one on the claim."""
     stated_at = data.stated_at or now
     keys = {"claim_pk": claim_pk, "source_pk": source_pk}
-    previous = conn.execute(_CURRENT_OF_SOURCE, keys).first()
-    held = None if previous is None else (previous.stated_at, previous.id)
+    before = conn.execute(_BEFORE_INSERT, keys).one()
+    held = None if before.id is None else (before.stated_at, before.id)
     # Decided before the insert, with the new id taken to be the highest (it almost always
     # is), and checked again once the id is known.
     current = supersedes((stated_at, None), held)
-    if previous is not None and current:
+    if held is not None and current:
         # First, since at most one stance per (claim, source) may be current.
-        conn.execute(_SET_CURRENT, {"stance_pk": previous.id, "current": False})
+        conn.execute(_SET_CURRENT, {"stance_pk": before.id, "current": False})
     citation = citation or Citation(reported_via=data.reported_via)
     values = data.model_dump(exclude={"source_id", "stated_at"})
     values.update(
@@ -241,12 +265,14 @@ def insert_stance(
         created_at=now,
     )
     stance_pk: int = conn.execute(_INSERT_STANCE, values).inserted_primary_key[0]  # type: ignore[index]
-    if previous is not None and current and not supersedes((stated_at, stance_pk), held):
+    if held is not None and current and not supersedes((stated_at, stance_pk), held):
         # A tie lost to a higher id already there (ids are not always handed out in order).
         conn.execute(_SET_CURRENT, {"stance_pk": stance_pk, "current": False})
-        conn.execute(_SET_CURRENT, {"stance_pk": previous.id, "current": True})
+        conn.execute(_SET_CURRENT, {"stance_pk": before.id, "current": True})
         current = False
-    return stance_pk, stated_at, current
+    retired = before.stance if held is not None and current else None
+    latest = before.latest is None or before.latest < stated_at
+    return InsertedStance(stance_pk, stated_at, current, retired, latest)
 
 
 def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> RecordedStance:
@@ -265,12 +291,11 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     if isinstance(citation, ValidationFailed):
         raise citation
     now = utcnow()
-    stance_pk, stated_at, current = insert_stance(
+    inserted = insert_stance(
         conn, claim_pk=claim_pk, source_pk=source_pk, data=data, now=now, citation=citation
     )
-    asserting, denying, camps = conn.execute(_COUNTS, {"claim_pk": claim_pk}).one()
-    new_status = status_of(asserting, denying, camps).value
-    timeline = sync_periods(conn, claim_pk=claim_pk)
+    timeline, (status, asserting, denying) = _derive(conn, claim, inserted, data.stance)
+    new_status = status.value
     # A new stance is a change to the claim, even when its status holds.
     conn.execute(
         _UPDATE_CLAIM,
@@ -279,21 +304,22 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
             "new_status": new_status,
             "asserting": asserting,
             "denying": denying,
+            "since": timeline.status_since,
             "now": now,
         },
     )
-    _index_quote(conn, claim_pk, stance_pk, citation, data.quote, claim["language"])
+    _index_quote(conn, claim_pk, inserted.pk, citation, data.quote, claim["language"])
     stance = StancePublic.model_validate(
         {
             **data.model_dump(exclude={"source_id", "stated_at"}),
-            "id": stance_pk,
+            "id": inserted.pk,
             "claim_id": claim_pk,
             "source_id": source_pk,
             "report_id": citation.report_pk,
             "reported_via": citation.reported_via,
             "quote_found": citation.quote_found,
-            "stated_at": stated_at,
-            "current": current,
+            "stated_at": inserted.stated_at,
+            "current": inserted.current,
             "created_at": now,
             "source": source._asdict(),
         }
@@ -309,6 +335,29 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     events = _events(claim, changed, body, history_rewritten=timeline.history_rewritten)
     conn.execute(_INSERT_EVENT, events)
     return RecordedStance(stance, body)
+
+
+def _derive(
+    conn: Connection, claim: Any, inserted: InsertedStance, kind: str
+) -> tuple[PeriodsChange, StatusCounts]:
+    """The claim's periods brought up to date after its new stance, and its status and
+    counts now, derived once. The claim's latest stance moves its counts by what it
+    replaced, and extends its timeline by one step; any other replays the timeline from
+    its stated_at, and the present is the last period."""
+    if not inserted.latest:
+        return sync_periods_from(conn, claim_pk=claim["id"], since=inserted.stated_at)
+    asserting, denying = counts_after(
+        claim["asserting_sources"], claim["denying_sources"], retired=inserted.retired, added=kind
+    )
+    # The camps count only for an assertion by several and a denial by none.
+    camps = asserting
+    if asserting >= 2 and not denying:
+        camps = conn.execute(_CAMPS, {"claim_pk": claim["id"]}).scalar_one()
+    state = (status_of(asserting, denying, camps), asserting, denying)
+    change = extend_periods(
+        conn, claim_pk=claim["id"], stance_pk=inserted.pk, at=inserted.stated_at, state=state
+    )
+    return change, state
 
 
 def _index_quote(

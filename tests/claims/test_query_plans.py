@@ -155,33 +155,69 @@ def test_stance_histories_and_sources_are_index_served(
     )
 
 
+def _scans(nodes: list[dict[str, Any]]) -> list[str]:
+    return [node["Node Type"] for node in nodes if "Scan" in node["Node Type"]]
+
+
+def _plan_steps(engine: sa.Engine, statement: str, parameters: Any) -> list[str]:
+    """SQLite's plan steps; on PostgreSQL, which picks among the indexes by cost, the
+    names of the scans, of which none may be of the whole table."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_plan(engine, statement, parameters)
+    scans = _scans(postgres_plan(engine, statement, parameters))
+    assert scans and all("Index" in scan for scan in scans), (statement, scans)
+    return []
+
+
 def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
     app: FastAPI, client: TestClient, auth: dict[str, str], seeded: dict[str, str]
 ) -> None:
     """Not by all of the source's stances: that cost grows with the archive (a source
     states ~1,800 stances at 1M claims, a claim has a handful). SQLite chooses by the
-    shape of the WHERE clause, so it is held to the one index that fits."""
+    shape of the WHERE clause, so it is held to the one index that fits. The claim's
+    latest stated_at, read with it, is one probe of the claim's stance index."""
     engine = app.state.engine
     with captured_sql(engine) as ran:
         add_stance(client, auth, seeded["claim"], seeded["source"], "denies")
-    # The lookup of the source's current stance on this claim (not the status counts).
     lookups = [
         (statement, parameters)
         for statement, parameters in ran
-        if statement.lstrip().startswith("SELECT stance.id")
+        if statement.lstrip().startswith("SELECT")
         and "stance.source_id = " in statement
         and "is_current" in statement
     ]
     assert lookups, ran
-    index = "uq_stance_current_claim_id_source_id"
     for statement, parameters in lookups:
+        steps = _plan_steps(engine, statement, parameters)
         if engine.dialect.name == "sqlite":
-            plan = sqlite_plan(engine, statement, parameters)
-            assert any(index in step for step in plan), (statement, plan)
-        else:
-            # PostgreSQL picks among the indexes by cost; none may be a scan of the table.
-            nodes = postgres_plan(engine, statement, parameters)
-            assert all("Index" in node["Node Type"] for node in nodes), nodes
+            indexes = ("uq_stance_current_claim_id_source_id", "ix_stance_claim_id_stated_at_id")
+            for index in indexes:
+                assert any(index in step for step in steps), (statement, steps)
+            assert not any(step.startswith("SCAN stance") for step in steps), steps
+
+
+def test_a_stance_post_reads_only_the_periods_it_can_change_by_their_index(
+    app: FastAPI, client: TestClient, auth: dict[str, str], seeded: dict[str, str]
+) -> None:
+    """The claim's periods from the one holding at the new stance's stated_at: a range of
+    the (claim_id, valid_from) index, however long the claim's timeline."""
+    engine = app.state.engine
+    with captured_sql(engine) as ran:
+        add_stance(client, auth, seeded["claim"], seeded["source"], "asserts")
+    reads = [
+        (statement, parameters)
+        for statement, parameters in ran
+        if statement.lstrip().startswith("SELECT claim_status_period.")
+    ]
+    assert reads, ran
+    for statement, parameters in reads:
+        steps = _plan_steps(engine, statement, parameters)
+        if engine.dialect.name == "sqlite":
+            index = "uq_claim_status_period_claim_id_valid_from"
+            searches = [step for step in steps if step.startswith(("SEARCH", "SCAN"))]
+            assert searches and all(index in step for step in searches), (statement, steps)
+            # A range from the held period on, not every period of the claim.
+            assert any("valid_from>" in step for step in searches), (statement, steps)
 
 
 AS_OF = "2100-01-01T00:00:00Z"  # after every seeded stance

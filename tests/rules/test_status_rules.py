@@ -2,7 +2,14 @@
 
 import pytest
 
-from app.stances.rules import ClaimStatus, CurrentStance, StanceKind, derive_status
+from app.stances.rules import (
+    ClaimStatus,
+    CurrentStance,
+    StanceKind,
+    counts_after,
+    derive_status,
+    status_counts,
+)
 
 A, D, R = StanceKind.asserts, StanceKind.denies, StanceKind.retracts
 
@@ -122,3 +129,31 @@ def test_explanation_says_through_how_many_distinct_reports() -> None:
     assert derive_status([r(A, 1, None)]).explanation == (
         "asserted: asserted by 1 source (source 1, unaffiliated), denied by none"
     )
+
+
+@pytest.mark.parametrize(("stances", "status", "asserting", "denying"), CASES)
+def test_status_counts_is_derive_status_without_the_sentence(
+    stances: list[CurrentStance], status: ClaimStatus, asserting: int, denying: int
+) -> None:
+    assert status_counts(stances) == (status, asserting, denying)
+
+
+@pytest.mark.parametrize(
+    ("retired", "added", "after"),
+    [
+        (None, A, (3, 1)),
+        (None, D, (2, 2)),
+        (None, R, (2, 1)),
+        (A, D, (1, 2)),
+        (D, A, (3, 0)),
+        (A, A, (2, 1)),
+        (A, R, (1, 1)),
+        (D, R, (2, 0)),
+        (R, A, (3, 1)),
+    ],
+)
+def test_counts_after_a_source_changes_its_position(
+    retired: StanceKind | None, added: StanceKind, after: tuple[int, int]
+) -> None:
+    # From 2 asserting and 1 denying, the source's current stance `retired` (if any) goes.
+    assert counts_after(2, 1, retired=retired, added=added) == after

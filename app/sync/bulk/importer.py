@@ -27,8 +27,8 @@ from app.search.column import StanceText, search_text, stance_texts
 from app.search.stored import cited_reports
 from app.sources.models import Source, name_key
 from app.stances.models import Stance
-from app.stances.periods import sync_many
-from app.stances.rules import CurrentStance, StanceKind, derive_status, supersedes
+from app.stances.periods import present_state, sync_many
+from app.stances.rules import StanceKind, supersedes
 from app.stances.timeline import HistoryStance, Period, replay
 from app.sync.bulk.indexes import archive_is_empty, rebuild, set_aside
 from app.sync.bulk.records import (
@@ -210,20 +210,23 @@ class Importer:
         claim_pks = self._reserve_claims(conn, batch.claims)
         stance_pks = reserve_ids(conn, "stance", len(batch.stances))
         plan = self._supersede(conn, batch.stances, stance_pks, known_claims, now)
-        derived = self._derive(conn, plan.held, set(claim_pks.values()) | known_claims)
+        self._load_sources(conn, plan.held)
         # This batch's claims have all their stances in this batch: their periods are the
-        # replay of those (app/stances/timeline.py), with no read of the database.
+        # replay of those (app/stances/timeline.py), with no read of the database, and
+        # their status and counts those of the last period.
         periods = self._new_periods(batch.stances, stance_pks, plan, set(claim_pks.values()), now)
+        derived = {pk: _stored_state(periods.get(pk, [])) for pk in claim_pks.values()}
         rows = DriverRows(conn)
         _retire(conn, plan.superseded)
         quotes = self._search_texts(conn, batch.stances, claim_pks)
         _insert_claims(rows, batch.claims, claim_pks, derived, periods, now, quotes)
         self._insert_stances(rows, batch.stances, stance_pks, plan, now)
         self._append_search_terms(conn, {k: q for k, q in quotes.items() if k not in claim_pks})
-        _update_claims(conn, {pk: d for pk, d in derived.items() if pk in known_claims})
         _insert_periods(rows, periods, _claim_times(batch.claims, claim_pks, now))
-        # Earlier batches' claims: their periods brought up to date as record_stance does.
-        sync_many(conn, known_claims)
+        # Earlier batches' claims: their periods brought up to date, and their status and
+        # counts taken from them, as the replay of their whole stored history.
+        known = sync_many(conn, known_claims)
+        _update_claims(conn, {pk: (s.value, a, d) for pk, (s, a, d) in known.items()})
         self.counts.claims_created += len(batch.claims)
         self.counts.stances_created += len(batch.stances)
         self._write_verdicts(rows, batch.verdicts, now)
@@ -322,7 +325,8 @@ class Importer:
         new_claims: set[int],
         now: datetime,
     ) -> dict[int, list[Period]]:
-        """The status periods of this batch's new claims (sources known after _derive)."""
+        """The status periods of this batch's new claims (sources known after
+        _load_sources)."""
         history: dict[int, list[HistoryStance]] = defaultdict(list)
         for record, pk, stated_at in zip(stances, stance_pks, plan.stated, strict=True):
             claim_pk = self.claim_ids[record.claim_id]
@@ -455,10 +459,9 @@ class Importer:
                 [source_row(rows, r, pk, now) for r, pk in zip(new, pks, strict=True)],
             )
 
-    def _derive(
-        self, conn: Connection, held: dict[tuple[int, int], _Held], claim_pks: set[int]
-    ) -> dict[int, tuple[str, int, int]]:
-        """Each touched claim's (status, asserting, denying) over its current stances."""
+    def _load_sources(self, conn: Connection, held: dict[tuple[int, int], _Held]) -> None:
+        """The names and affiliations of the sources of the touched claims' current
+        stances, for the replays (share-locked on PostgreSQL)."""
         info = self._source_info
         source_pks = sorted({h.source_id for h in held.values()} - info.keys())
         postgres = conn.dialect.name == "postgresql"
@@ -471,15 +474,11 @@ class Importer:
                 query = query.order_by(col(Source.id)).with_for_update(read=True)
             rows = conn.execute(query)
             info.update({pk: (name, aff) for pk, name, aff in rows})  # type: ignore[misc]
-        per_claim: dict[int, list[CurrentStance]] = {pk: [] for pk in claim_pks}
-        for (claim_pk, source_pk), h in held.items():
-            name, affiliation = info[source_pk]
-            per_claim[claim_pk].append(CurrentStance(h.kind, source_pk, name, affiliation))
-        result = {}
-        for claim_pk, current in per_claim.items():
-            d = derive_status(current)
-            result[claim_pk] = (d.status.value, d.asserting_sources, d.denying_sources)
-        return result
+
+
+def _stored_state(periods: list[Period]) -> tuple[str, int, int]:
+    status, asserting, denying = present_state(periods)
+    return status.value, asserting, denying
 
 
 def _cited_row(
