@@ -23,8 +23,9 @@ from bench.load import LoadStats, finish, load
 # Bump when the generator or the loader changes, so stale caches are not reused. v2: built
 # by `claims-api import` (stance ids follow file order) instead of the bench's own loader.
 # v4: the schema has claim_status_period (migration 0010) and the analysed search column
-# (0011), which the import fills.
-VERSION = "v4"
+# (0011), which the import fills. v5: reports' titles in the search column (0012) and the
+# periods' copy of their claim's times (0013).
+VERSION = "v5"
 DATA = Path(__file__).resolve().parent / ".data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CLAIMS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

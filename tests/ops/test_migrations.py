@@ -220,7 +220,7 @@ def _columns(engine: sa.Engine) -> dict[int, str]:
 
 
 def test_the_search_column_gets_the_titles_of_cited_reports(
-    empty_database: str, engine: sa.Engine
+    unmigrated_database: str, engine: sa.Engine
 ) -> None:
     upgrade(engine, "0011")
     _claims_citing_reports(engine)
@@ -233,7 +233,7 @@ def test_the_search_column_gets_the_titles_of_cited_reports(
     upgrade(engine)
     assert _columns(engine) == with_titles
     assert schema_drift(engine) == []
-    app = create_app(Settings(database_url=empty_database))
+    app = create_app(Settings(database_url=unmigrated_database))
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             queries = ("madiq", "homs", "held")
