@@ -23,3 +23,8 @@ def list_claims(request: Request) -> Response:
 @app.get("/claims/{claim_id}")
 def get_claim(claim_id: str, request: Request) -> Response:
     return _answer(request)
+
+
+@app.get("/claims/{claim_id}/timeline")
+def get_timeline(claim_id: str, request: Request) -> Response:
+    return _answer(request)

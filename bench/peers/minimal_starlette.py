@@ -17,4 +17,10 @@ async def answer(request: Request) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/claims", answer), Route("/claims/{claim_id}", answer)])
+app = Starlette(
+    routes=[
+        Route("/claims", answer),
+        Route("/claims/{claim_id}", answer),
+        Route("/claims/{claim_id}/timeline", answer),
+    ]
+)
