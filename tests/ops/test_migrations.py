@@ -104,16 +104,21 @@ def test_the_rebuilt_schema_serves_the_api(unmigrated_database: str, engine: sa.
 NOW = "2024-12-05 08:00:00"
 
 
+def _insert_wire(conn: sa.Connection) -> None:
+    """Source 1, the wire service the stored stances of these tests cite."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
+            "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
+        ),
+        {"now": NOW},
+    )
+
+
 def _claims_before_search(engine: sa.Engine) -> None:
     """A claim with a quoted stance, and one without, stored before the search column."""
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
-                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+        _insert_wire(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO claim (id, text, language, tags, status, created_at, updated_at) "
@@ -167,13 +172,7 @@ def _claims_citing_reports(engine: sa.Engine) -> None:
     """Stored under 0011: claim 1 cites a report twice, claim 2 a report without a title,
     claim 3 none."""
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
-                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+        _insert_wire(conn)
         conn.execute(
             sa.text(
                 "INSERT INTO report (id, url, url_key, title, language, created_at, updated_at) "
@@ -392,13 +391,7 @@ def test_stored_periods_get_their_claims_times_and_keep_them(engine: sa.Engine) 
     before = _before_asof_index(engine)
     upgrade(engine, before)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO source (id, name, name_key, kind, created_at, updated_at) "
-                "VALUES (1, 'Wire', 'wire', 'news_agency', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+        _insert_wire(conn)
         for pk, created, updated in [(1, NOW, "2024-12-06 08:00:00"), (2, NOW, NOW)]:
             conn.execute(
                 sa.text(
