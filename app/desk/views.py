@@ -3,6 +3,7 @@ the JSON API returns (ClaimPublic, ClaimDetail, StancePublic): the desk has no S
 own, so it shows exactly what the API would say.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from app.stances import rules
 from app.stances import service as stance_service
 from app.stances.models import StancePublic
 from app.stances.rules import CurrentStance, StanceKind
+from app.stances.service import StanceGlance
 from app.verdicts.models import VerdictPublic
 
 HISTORY_PAGE = 100
@@ -41,11 +43,6 @@ MAX_HISTORY = 1000
 def status_since_of(claim: ClaimPublic) -> datetime | None:
     """`status_since` of a claim as the API returns it."""
     return claim.status_since
-
-
-def report_id_of(stance: StancePublic) -> str | None:
-    """The report a stance is known through (`report_id`)."""
-    return None if stance.report_id is None else str(stance.report_id)
 
 
 def quote_found_of(stance: StancePublic) -> bool | None:
@@ -174,34 +171,48 @@ class ReportView:
     stances: list[HistoryRow] = field(default_factory=list)
 
 
-def camp_label(stance: StancePublic) -> str:
-    return rules.camp_label(_current(stance))
+# What the pages show of a stance: its public model (a claim's history) or, on the desk's
+# cards, a glance at a current one.
+Shown = StancePublic | StanceGlance
 
 
-def _current(stance: StancePublic) -> CurrentStance:
+def position_of(stance: Shown) -> CurrentStance:
+    """The stance as the status rules see it, for their camp rule."""
+    if isinstance(stance, StanceGlance):
+        return stance.position
     source = stance.source
-    return CurrentStance(StanceKind.asserts, int(stance.source_id), source.name, source.affiliation)
+    report_id = None if stance.report_id is None else int(stance.report_id)
+    return CurrentStance(
+        StanceKind(stance.stance), int(stance.source_id), source.name, source.affiliation, report_id
+    )
 
 
-def camps_of(stances: list[StancePublic]) -> dict[str, list[Camp]]:
+def camp_label(stance: Shown) -> str:
+    return rules.camp_label(position_of(stance))
+
+
+def camps_of(stances: Sequence[Shown]) -> dict[str, list[Camp]]:
     """Current stances grouped by position ("asserts", "denies", and any other), then by
     camp, the camp rule being the status rule's own."""
     grouped: dict[str, dict[tuple[str, str], Camp]] = {}
-    for stance in sorted(stances, key=lambda s: (s.source.name.casefold(), s.source_id)):
-        camps = grouped.setdefault(str(stance.stance), {})
-        key = rules.camp(_current(stance))
+    positions = sorted(
+        map(position_of, stances), key=lambda p: (p.source_name.casefold(), p.source_id)
+    )
+    for position in positions:
+        camps = grouped.setdefault(str(position.stance), {})
+        key = rules.camp(position)
         if key not in camps:
-            affiliation = stance.source.affiliation
-            camps[key] = Camp(camp_label(stance), affiliation and affiliation.strip(), [])
-        camps[key].sources.append({"id": stance.source_id, "name": stance.source.name})
+            affiliation = position.affiliation and position.affiliation.strip()
+            camps[key] = Camp(rules.camp_label(position), affiliation, [])
+        camps[key].sources.append({"id": str(position.source_id), "name": position.source_name})
     return {
-        position: sorted(camps.values(), key=lambda c: c.label.casefold())
-        for position, camps in grouped.items()
+        kind: sorted(camps.values(), key=lambda c: c.label.casefold())
+        for kind, camps in grouped.items()
     }
 
 
-def report_link(stance: StancePublic) -> ReportLink | None:
-    report_id = report_id_of(stance)
+def report_link(stance: Shown) -> ReportLink | None:
+    report_id = position_of(stance).report_id
     if report_id is not None:
         return ReportLink(f"/desk/reports/{report_id}", f"report {report_id}", on_desk=True)
     url = stance.reported_via
@@ -210,7 +221,7 @@ def report_link(stance: StancePublic) -> ReportLink | None:
     return None
 
 
-def reports_of(stances: list[StancePublic]) -> list[ReportLink]:
+def reports_of(stances: Sequence[Shown]) -> list[ReportLink]:
     links: dict[str, ReportLink] = {}
     for stance in stances:
         link = report_link(stance)
@@ -240,7 +251,7 @@ def desk_page(*, session: Session, query: DeskQuery) -> DeskPage:
             limit=query.limit - len(items),
             cursor=query.cursor if index == start else None,
         )
-        items += [_desk_claim(session, claim, section) for claim in found]
+        items += _desk_claims(session, found, section)
         if next_cursor is not None:
             return DeskPage(items, section, next_cursor, more=True)
         if len(items) == query.limit:
@@ -249,15 +260,16 @@ def desk_page(*, session: Session, query: DeskQuery) -> DeskPage:
     return DeskPage(items, None, None, more=False)
 
 
-def _desk_claim(session: Session, claim: ClaimPublic, section: Section) -> DeskClaim:
-    # A card needs the claim as listed and its current stances: one indexed read each
-    # (the partial index of current stances), not the whole of GET /claims/{id}.
-    stances = [
-        stance_service.stance_public(stance, source)
-        for stance, source in stance_service.current_stances(
-            session=session, claim_id=int(claim.id)
-        )
-    ]
+def _desk_claims(session: Session, claims: list[ClaimPublic], section: Section) -> list[DeskClaim]:
+    # A card needs the claim as listed and a glance at its current stances: one indexed
+    # read for the page, not the whole of GET /claims/{id} for each claim.
+    current = stance_service.current_glances_of(
+        session=session, claim_ids=[int(claim.id) for claim in claims]
+    )
+    return [_desk_claim(claim, section, current[int(claim.id)]) for claim in claims]
+
+
+def _desk_claim(claim: ClaimPublic, section: Section, stances: list[StanceGlance]) -> DeskClaim:
     return DeskClaim(
         claim=claim,
         section=section,
