@@ -68,6 +68,7 @@ bench/.venv/.installed-stamp: bench/requirements.txt
 bench: install bench/.venv/.installed-stamp
 	$(BIN)/python -m bench.run --sizes $(BENCH_SIZES) --engines $(BENCH_ENGINES) --duration $(BENCH_SECONDS) --check-writes
 	$(BIN)/python -m bench.report
+	$(BIN)/python -m bench.plans --sizes $(BENCH_SIZES) --engines $(BENCH_ENGINES)
 
 bench-quick: install bench/.venv/.installed-stamp ## 10k claims, SQLite, 3 s a scenario
 	$(BIN)/python -m bench.run --sizes 10000 --engines sqlite --duration 3 --out bench/.data/quick.json

@@ -16,11 +16,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 READS = [
     "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page", "claim",
-    "as_of_disputed", "timeline",
+    "as_of_disputed", "as_of_recent", "timeline",
 ]  # fmt: skip
 LISTS = [
     "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page",
-    "as_of_disputed",
+    "as_of_disputed", "as_of_recent",
 ]  # fmt: skip
 SERVICE, UNCACHED = "claims-api", "claims-api (no cache)"
 SERVICES = [SERVICE, UNCACHED]
@@ -351,7 +351,7 @@ def targets_table(rows: list[dict[str, Any]], sizes: list[int], size: int) -> st
             )  # fmt: skip
     # Issue 11: status over time costs at most half again the present-time disputed list.
     for engine in ("sqlite", "postgresql"):
-        for scenario in ("as_of_disputed", "timeline"):
+        for scenario in ("as_of_disputed", "as_of_recent", "timeline"):
             a = idx.get((largest, engine, UNCACHED, "disputed"))
             b = idx.get((largest, engine, UNCACHED, scenario))
             ratio = b["p50_ms"] / a["p50_ms"] if a and b else None

@@ -5,7 +5,7 @@ Datasette, with parameters picked from the archive itself (the same rows on both
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -44,6 +44,9 @@ class Params:
     # Midway through the archive's stated time, for the lists as of a past time.
     as_of: object = None  # aware datetime
     as_of_raw: str = ""  # as SQLite stores it, for Datasette
+    # An hour before the newest stance: the desk's question ("what was it this morning?").
+    recent_as_of: object = None
+    recent_as_of_raw: str = ""
 
 
 def pick_params(url: str) -> Params:
@@ -106,10 +109,15 @@ def pick_params(url: str) -> Params:
         with sqlite3.connect(sa.make_url(url).database or "") as conn:
             row = conn.execute("SELECT updated_at FROM claim WHERE id = ?", (deep_id,))
             raw = row.fetchone()[0]
-    as_of_raw = (
-        as_of.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    recent = last - timedelta(hours=1)
+    return Params(
+        updated_at, raw, deep_id, claim_id, hot, as_of, _stored(as_of), recent, _stored(recent)
     )
-    return Params(updated_at, raw, deep_id, claim_id, hot, as_of, as_of_raw)
+
+
+def _stored(value: datetime) -> str:
+    """An aware time as SQLite stores it."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _aware(value: object) -> datetime:
@@ -156,6 +164,18 @@ def read_scenarios(params: Params) -> list[Scenario]:
             + urlencode({"status": "disputed", "as_of": _rfc3339(params.as_of), "limit": 20}),
             "as_of_disputed",
             {"t": params.as_of_raw},
+        ),
+        # The same list as of an hour before the newest stance: the desk's question. The
+        # midway list walks past every disputed period begun after T (their claims come
+        # first in the list's order); this one passes few.
+        Scenario(
+            "as_of_recent",
+            "/claims?"
+            + urlencode(
+                {"status": "disputed", "as_of": _rfc3339(params.recent_as_of), "limit": 20}
+            ),
+            "as_of_disputed",
+            {"t": params.recent_as_of_raw},
         ),
         Scenario(
             "timeline",

@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.db import make_engine
 from app.main import create_app
 from app.ops.consistency import find_mismatches
-from bench import build, run
+from bench import build, plans, run
 from bench.load import finish, load
 from bench.mixed import mixed_urls
 from bench.ndjson import records
@@ -146,8 +146,8 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
     scenarios = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api"}
     assert scenarios == {
         "disputed", "denied_by_state_media", "search", "search_relevance", "deep_page", "claim",
-        "stance_posts", "as_of_disputed", "timeline", "desk", "desk_claim", "peak_rss_mb",
-        "mixed",
+        "stance_posts", "as_of_disputed", "as_of_recent", "timeline", "desk", "desk_claim",
+        "peak_rss_mb", "mixed",
     }  # fmt: skip
     uncached = {r["scenario"] for r in result["rows"] if r["server"] == "claims-api (no cache)"}
     assert uncached == scenarios - {"stance_posts"}
@@ -183,3 +183,14 @@ def test_a_tiny_run_through_wrk_produces_results_and_a_report(
 
 def paths_of_mixed_run(data_dir: Path) -> list[str]:
     return (data_dir / "mixed" / f"paths-sqlite-{CLAIMS}.txt").read_text().split()
+
+
+def test_the_plans_of_the_tiny_archive_are_explained_and_index_served(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "PLANS.md"
+    assert plans.main(["--sizes", str(CLAIMS), "--engines", "sqlite", "--out", str(out)]) == 0
+    text = out.read_text()
+    for name in plans.ORDERED_LISTS:
+        assert f"| sqlite {CLAIMS} | {name} | yes | " in text, text
+    assert "SEARCH claim_status_period USING" in text, text
