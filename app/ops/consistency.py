@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, or_, update
 from sqlmodel import Session, col, select
 
 from app.claims.models import Claim
@@ -23,6 +23,7 @@ from app.search.stored import chunked, expected_columns, rewrite_columns
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods import expected_periods, periods_differ, stored_periods, sync_periods
+from app.stances.periods_model import ClaimStatusPeriod
 from app.stances.rules import (
     ClaimStatus,
     CurrentStance,
@@ -44,12 +45,16 @@ class Mismatch:
     wrong_current_flags: int
     wrong_periods: bool = False
     wrong_search_text: bool = False
+    stale_period_times: bool = False
 
     @property
     def only_search_text(self) -> bool:
         """Whether the search column is all that disagrees (repaired a batch at a time)."""
         return (
-            self.stored == self.expected and not self.wrong_current_flags and not self.wrong_periods
+            self.stored == self.expected
+            and not self.wrong_current_flags
+            and not self.wrong_periods
+            and not self.stale_period_times
         )
 
     def describe(self) -> str:
@@ -64,6 +69,8 @@ class Mismatch:
             parts.append("status periods (or status_since) differ from the replay of its stances")
         if self.wrong_search_text:
             parts.append("search column differs from its text, quotes and cited reports' titles")
+        if self.stale_period_times:
+            parts.append("its status periods' copy of its created_at / updated_at is stale")
         return f"claim {self.claim_id}: " + "; ".join(parts)
 
 
@@ -103,20 +110,44 @@ def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
             expected = expected_periods(session.connection(), pks)
             stored = stored_periods(session.connection(), pks)
             columns = expected_columns(session.connection(), claims)
+            stale = _stale_period_times(session.connection(), pks)
             for claim in claims:
                 mismatch = _compare(claim, by_claim.get(claim.id, []), sources)  # type: ignore[arg-type]
                 wrong_periods = periods_differ(stored[claim.id], expected[claim.id]) or (  # type: ignore[index]
                     claim.status_since != _since(expected[claim.id])  # type: ignore[index]
                 )
                 wrong_search = not same_column(claim.search_text, columns[claim.id])  # type: ignore[index]
-                if mismatch is None and (wrong_periods or wrong_search):
+                stale_times = claim.id in stale
+                if mismatch is None and (wrong_periods or wrong_search or stale_times):
                     stored_state = (claim.status, claim.asserting_sources, claim.denying_sources)
                     mismatch = Mismatch(claim.id, stored_state, stored_state, 0)  # type: ignore[arg-type]
                 if mismatch is not None:
                     yield replace(
-                        mismatch, wrong_periods=wrong_periods, wrong_search_text=wrong_search
+                        mismatch,
+                        wrong_periods=wrong_periods,
+                        wrong_search_text=wrong_search,
+                        stale_period_times=stale_times,
                     )
             session.expunge_all()
+
+
+def _stale_period_times(conn: Connection, claim_pks: list[int]) -> set[int]:
+    """The claims whose periods' copy of the claim's created_at / updated_at (the order of
+    the as-of lists' indexes, kept by migration 0013's trigger) differs from the claim's."""
+    period, claim = ClaimStatusPeriod.__table__, Claim.__table__  # type: ignore[attr-defined]
+    query = (
+        select(period.c.claim_id)
+        .distinct()
+        .join(claim, claim.c.id == period.c.claim_id)
+        .where(
+            period.c.claim_id.in_(claim_pks),
+            or_(
+                period.c.claim_created_at != claim.c.created_at,
+                period.c.claim_updated_at != claim.c.updated_at,
+            ),
+        )
+    )
+    return set(conn.execute(query).scalars())
 
 
 def _compare(
@@ -157,6 +188,11 @@ def repair_claim(*, engine: Engine, claim_id: int) -> None:
         refresh_claim_status(session=session, claim=claim, now=utcnow())
         session.flush()
         sync_periods(session.connection(), claim_pk=claim_id)
+        session.exec(
+            update(ClaimStatusPeriod)
+            .where(col(ClaimStatusPeriod.claim_id) == claim_id)
+            .values(claim_created_at=claim.created_at, claim_updated_at=claim.updated_at)
+        )
         rewrite_columns(session.connection(), [claim_id])
         session.commit()
 

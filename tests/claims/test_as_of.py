@@ -1,6 +1,7 @@
 """Status over time (contract v1.1): status_since, GET /claims/{id}?as_of=&known_at=,
 GET /claims?as_of=, GET /claims/{id}/timeline, claim.timeline_changed, and bad times."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,29 @@ def test_csv_lists_as_of_and_json_ld_stays_the_present(
     )
     present = client.get(f"/claims/{claim_id}", headers={"Accept": "application/ld+json"})
     assert (linked.status_code, linked.content) == (200, present.content)
+
+
+def test_check_finds_and_repairs_a_stale_copy_of_the_claims_times_on_its_periods(
+    app: FastAPI, client: TestClient, auth: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """The as-of lists walk the periods in their claim's order: a period whose copy of the
+    claim's updated_at is stale would list the claim out of place."""
+    story = _story(client, auth)
+    claim_id = story["claim"]["id"]
+    listed = client.get("/claims", params={"as_of": EVENING, "status": "disputed"}).json()
+    with app.state.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE claim_status_period SET claim_updated_at = :then WHERE claim_id = :id"),
+            {"id": int(claim_id), "then": datetime(2001, 1, 1, tzinfo=UTC)},
+        )
+    found = run_cli(database_url, tmp_path, "check")
+    assert (found.returncode, found.stdout) == (
+        1,
+        f"claim {claim_id}: its status periods' copy of its created_at / updated_at is stale\n"
+        "1 mismatch(es) found\n",
+    )
+    repaired = run_cli(database_url, tmp_path, "check", "--repair")
+    assert repaired.stdout.splitlines()[-1] == "0 mismatch(es) remain"
+    assert run_cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
+    again = client.get("/claims", params={"as_of": EVENING, "status": "disputed"}).json()
+    assert again["items"] == listed["items"]
