@@ -14,11 +14,11 @@ from app.http.conditional import (
     IfNoneMatch,
     PreconditionFailed,
     if_match,
-    read_responses,
     respond,
     tagged,
     write_responses,
 )
+from app.http.operation_kinds import delete_one, operation, read_one
 from app.verdicts import claimreview_import as claimreview_service
 from app.verdicts.claimreview import (
     CLAIMREVIEW_EXAMPLE,
@@ -45,12 +45,7 @@ ClaimReviews = Annotated[
 ]
 
 
-@router.get(
-    "/claims/{claim_id}/verdict",
-    operation_id="get_verdict",
-    response_model=VerdictPublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@router.get("/claims/{claim_id}/verdict", **read_one("get_verdict", VerdictPublic))
 def read_verdict(
     claim_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
 ) -> VerdictPublic | Response:
@@ -98,12 +93,7 @@ def write_verdict(
     return tagged(response, verdict)
 
 
-@router.delete(
-    "/claims/{claim_id}/verdict",
-    operation_id="delete_verdict",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
-)
+@router.delete("/claims/{claim_id}/verdict", **delete_one("delete_verdict"))
 def withdraw_verdict(
     claim_id: str, session: WriteSession, _key: WriteKey, _unchanged: VerdictUnchanged
 ) -> None:
@@ -111,12 +101,7 @@ def withdraw_verdict(
     delete_verdict(session=session, claim_id=claim_id)
 
 
-@router.post(
-    "/imports/claimreview",
-    operation_id="import_claimreview",
-    response_model=ClaimReviewImport,
-    responses=problem_responses(401, 403, 413, 422),
-)
+@router.post("/imports/claimreview", **operation("import_claimreview", ClaimReviewImport, 413, 422))
 def import_claimreview(
     body: Annotated[ClaimReviews, Body(openapi_examples=IMPORT_EXAMPLES)],
     session: WriteSession,
