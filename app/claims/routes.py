@@ -20,13 +20,7 @@ from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
 from app.core.pagination import next_link
 from app.core.query import list_fields, validate_query
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-)
+from app.http.conditional import IfNoneMatch, if_match, read_responses, respond, tagged
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, delete_one, update_one
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld

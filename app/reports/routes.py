@@ -4,19 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import StringConstraints
-from sqlmodel import Session
 
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
 from app.core.fields import StorableStr
 from app.core.pagination import Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    respond,
-    tagged,
-)
+from app.http.conditional import IfNoneMatch, respond, tagged
 from app.http.operation_kinds import create_one, delete_one, read_one, read_page, update_one
+from app.http.unchanged import unchanged
 from app.reports import service
 from app.reports.models import (
     Report,
@@ -81,12 +76,7 @@ def get_report(
     )
 
 
-def _current_report(session: Session, report_id: str) -> ReportPublic:
-    """The report as GET shows it, its row locked for the write that follows (If-Match)."""
-    return _public(service.get_report(session=session, report_id=report_id, for_update=True))
-
-
-ReportUnchanged = Annotated[None, if_match(_current_report, "report_id")]
+ReportUnchanged = Annotated[None, unchanged(service.get_report, _public, "report_id")]
 
 
 @router.patch("/{report_id}", **update_one("update_report", ReportPublic, 409))

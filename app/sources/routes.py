@@ -4,19 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import StringConstraints
-from sqlmodel import Session
 
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
 from app.core.fields import StorableStr
 from app.core.pagination import MAX_REPEATS, Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    respond,
-    tagged,
-)
+from app.http.conditional import IfNoneMatch, respond, tagged
 from app.http.operation_kinds import create_one, delete_one, read_one, read_page, update_one
+from app.http.unchanged import unchanged
 from app.sources import service
 from app.sources.models import SourceCreate, SourceKind, SourcePage, SourcePublic, SourceUpdate
 
@@ -65,12 +60,7 @@ def get_source(
     return respond(response, source, if_none_match)
 
 
-def _current_source(session: Session, source_id: str) -> SourcePublic:
-    """The source as GET shows it, its row locked for the write that follows (If-Match)."""
-    return _public(service.get_source(session=session, source_id=source_id, for_update=True))
-
-
-SourceUnchanged = Annotated[None, if_match(_current_source, "source_id")]
+SourceUnchanged = Annotated[None, unchanged(service.get_source, _public, "source_id")]
 
 
 @router.patch("/{source_id}", **update_one("update_source", SourcePublic, 409))

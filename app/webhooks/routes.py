@@ -9,18 +9,12 @@ sent. The URL checks in app/webhooks/ssrf.py are the second line of defence, not
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlmodel import Session
 
 from app.core.auth import Scope, require
 from app.core.config import Settings
 from app.core.deps import ReadSession, WriteSession
 from app.core.pagination import MAX_REPEATS, Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    respond,
-    tagged,
-)
+from app.http.conditional import IfNoneMatch, respond, tagged
 from app.http.operation_kinds import (
     create_one,
     delete_one,
@@ -29,6 +23,7 @@ from app.http.operation_kinds import (
     read_page,
     update_one,
 )
+from app.http.unchanged import unchanged
 from app.webhooks import service
 from app.webhooks.models import (
     DeliveryStatus,
@@ -84,13 +79,9 @@ def get_webhook(
     return respond(response, service.webhook_public(webhook), if_none_match)
 
 
-def _current_webhook(session: Session, webhook_id: str) -> WebhookPublic:
-    """The subscription as GET shows it, its row locked for the write that follows."""
-    webhook = service.get_webhook(session=session, webhook_id=webhook_id, for_update=True)
-    return service.webhook_public(webhook)
-
-
-WebhookUnchanged = Annotated[None, if_match(_current_webhook, "webhook_id")]
+WebhookUnchanged = Annotated[
+    None, unchanged(service.get_webhook, service.webhook_public, "webhook_id")
+]
 
 
 @router.patch("/{webhook_id}", **update_one("update_webhook", WebhookPublic))
