@@ -53,9 +53,17 @@ def read_one(operation_id: str, model: type, *problems: int) -> Declaration:
 
 
 def update_one(operation_id: str, model: type, *problems: int) -> Declaration:
-    """Conditional PATCH or PUT of one resource: 404, 412 for If-Match, its new ETag."""
+    """Conditional PATCH of one resource: 404, 412 for If-Match, its new ETag."""
     declared = operation(operation_id, model, 404, *problems, *_WITH_BODY)
     declared["responses"].update(write_responses())
+    return declared
+
+
+def put_one(operation_id: str, model: type, *problems: int) -> Declaration:
+    """Conditional PUT that creates or replaces one resource: as update_one, and 201 with
+    its Location when it creates."""
+    declared = update_one(operation_id, model, *problems)
+    declared["responses"][status.HTTP_201_CREATED] = {"model": model, "description": "Created"}
     return declared
 
 

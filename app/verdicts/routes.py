@@ -9,16 +9,8 @@ from sqlmodel import Session
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
-from app.core.errors import problem_responses
-from app.http.conditional import (
-    IfNoneMatch,
-    PreconditionFailed,
-    if_match,
-    respond,
-    tagged,
-    write_responses,
-)
-from app.http.operation_kinds import delete_one, operation, read_one
+from app.http.conditional import IfNoneMatch, PreconditionFailed, if_match, respond, tagged
+from app.http.operation_kinds import delete_one, operation, put_one, read_one
 from app.verdicts import claimreview_import as claimreview_service
 from app.verdicts.claimreview import (
     CLAIMREVIEW_EXAMPLE,
@@ -66,16 +58,7 @@ def _current_verdict(session: Session, claim_id: str) -> VerdictPublic:
 VerdictUnchanged = Annotated[None, if_match(_current_verdict, "claim_id")]
 
 
-@router.put(
-    "/claims/{claim_id}/verdict",
-    operation_id="put_verdict",
-    response_model=VerdictPublic,
-    responses={
-        201: {"model": VerdictPublic, "description": "Created"},
-        **problem_responses(401, 403, 404, 413, 422),
-        **write_responses(),
-    },
-)
+@router.put("/claims/{claim_id}/verdict", **put_one("put_verdict", VerdictPublic))
 def write_verdict(
     claim_id: str,
     data: VerdictPut,
