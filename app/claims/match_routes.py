@@ -14,7 +14,7 @@ from app.claims.matching import (
 )
 from app.core.auth import ReadAccess
 from app.core.deps import ReadSession
-from app.core.errors import problem_responses
+from app.http.operation_kinds import operation
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
@@ -23,12 +23,7 @@ MatchLimit = Annotated[
 ]
 
 
-@router.post(
-    "/match",
-    operation_id="match_claims",
-    response_model=ClaimMatches,
-    responses=problem_responses(401, 403, 413, 415, 422),
-)
+@router.post("/match", **operation("match_claims", ClaimMatches, 413, 415, 422))
 def match(
     data: MatchRequest, session: ReadSession, limit: MatchLimit = DEFAULT_MATCHES
 ) -> ClaimMatches:
@@ -40,12 +35,7 @@ def match(
     return match_claims(session=session, text=data.text, language=data.language, limit=limit)
 
 
-@router.get(
-    "/{claim_id}/similar",
-    operation_id="list_similar_claims",
-    response_model=ClaimMatches,
-    responses=problem_responses(401, 403, 404),
-)
+@router.get("/{claim_id}/similar", **operation("list_similar_claims", ClaimMatches, 404))
 def similar(
     claim_id: str, session: ReadSession, limit: MatchLimit = DEFAULT_MATCHES
 ) -> ClaimMatches:

@@ -20,15 +20,9 @@ from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
 from app.core.pagination import next_link
 from app.core.query import list_fields, validate_query
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-    write_responses,
-)
+from app.http.conditional import IfNoneMatch, if_match, read_responses, respond, tagged
 from app.http.idempotency.in_transaction import answer_in_transaction
+from app.http.operation_kinds import create_one, delete_one, update_one
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
@@ -89,13 +83,7 @@ def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None]:
 _CLAIM_PAGE = TypeAdapter(ClaimPage)
 
 
-@router.post(
-    "",
-    operation_id="create_claim",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ClaimDetail,
-    responses=problem_responses(401, 403, 413, 422),
-)
+@router.post("", **create_one("create_claim", ClaimDetail))
 def create_claim(
     data: ClaimCreate, request: Request, session: WriteSession, _key: WriteKey
 ) -> Response:
@@ -164,12 +152,7 @@ def _current_claim(session: Session, claim_id: str) -> ClaimDetail:
 ClaimUnchanged = Annotated[None, if_match(_current_claim, "claim_id")]
 
 
-@router.patch(
-    "/{claim_id}",
-    operation_id="update_claim",
-    response_model=ClaimDetail,
-    responses={**problem_responses(401, 403, 404, 413, 422), **write_responses()},
-)
+@router.patch("/{claim_id}", **update_one("update_claim", ClaimDetail))
 def update_claim(
     claim_id: str,
     data: ClaimUpdate,
@@ -184,12 +167,7 @@ def update_claim(
     return tagged(response, claim_detail(session=session, claim=claim))
 
 
-@router.delete(
-    "/{claim_id}",
-    operation_id="delete_claim",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
-)
+@router.delete("/{claim_id}", **delete_one("delete_claim"))
 def delete_claim(
     claim_id: str, session: WriteSession, _key: WriteKey, _unchanged: ClaimUnchanged
 ) -> None:

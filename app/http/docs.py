@@ -9,7 +9,10 @@ inline script; the API's JSON answers keep the strict policy of app/http/context
 import base64
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -47,6 +50,49 @@ def _with_policy(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+@dataclass(frozen=True)
+class _DocsUi:
+    """One docs UI: the FastAPI function that draws its page, its assets (FastAPI's keyword
+    for each URL -> the file under ASSETS_PATH) and its other options."""
+
+    name: str
+    render: Callable[..., HTMLResponse]
+    assets: dict[str, str]
+    options: dict[str, Any]
+
+    def page(self, request: Request, app: FastAPI, openapi_url: str) -> HTMLResponse:
+        """The page, its document and assets under the request's root path (behind a proxy
+        that mounts the service below /), with the page's own policy."""
+        root = f"{request.scope.get('root_path', '')}"
+        urls = {name: f"{root}{ASSETS_PATH}/{asset}" for name, asset in self.assets.items()}
+        title = f"{app.title} - {self.name}"
+        return _with_policy(
+            self.render(openapi_url=root + openapi_url, title=title, **urls, **self.options)
+        )
+
+
+_SWAGGER_UI = _DocsUi(
+    "Swagger UI",
+    get_swagger_ui_html,
+    assets={
+        "swagger_js_url": "swagger-ui/swagger-ui-bundle.js",
+        "swagger_css_url": "swagger-ui/swagger-ui.css",
+        "swagger_favicon_url": "swagger-ui/favicon-32x32.png",
+    },
+    # Operation ids are the SDK's method names: show them.
+    options={"swagger_ui_parameters": {"displayOperationId": True}},
+)
+_REDOC = _DocsUi(
+    "ReDoc",
+    get_redoc_html,
+    assets={
+        "redoc_js_url": "redoc/redoc.standalone.js",
+        "redoc_favicon_url": "swagger-ui/favicon-32x32.png",
+    },
+    options={"with_google_fonts": False},
+)
+
+
 def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
     """Serve the two docs pages and their assets; create the app with docs_url=None."""
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
@@ -54,29 +100,8 @@ def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/re
 
     @app.get(docs_url, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        root = f"{request.scope.get('root_path', '')}"
-        assets = f"{root}{ASSETS_PATH}/swagger-ui"
-        return _with_policy(
-            get_swagger_ui_html(
-                openapi_url=root + openapi_url,
-                title=f"{app.title} - Swagger UI",
-                swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-                swagger_css_url=f"{assets}/swagger-ui.css",
-                swagger_favicon_url=f"{assets}/favicon-32x32.png",
-                # Operation ids are the SDK's method names: show them.
-                swagger_ui_parameters={"displayOperationId": True},
-            )
-        )
+        return _SWAGGER_UI.page(request, app, openapi_url)
 
     @app.get(redoc_url, include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        root = f"{request.scope.get('root_path', '')}"
-        return _with_policy(
-            get_redoc_html(
-                openapi_url=root + openapi_url,
-                title=f"{app.title} - ReDoc",
-                redoc_js_url=f"{root}{ASSETS_PATH}/redoc/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_PATH}/swagger-ui/favicon-32x32.png",
-                with_google_fonts=False,
-            )
-        )
+        return _REDOC.page(request, app, openapi_url)

@@ -2,23 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from pydantic import StringConstraints
-from sqlmodel import Session
 
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
-from app.core.errors import problem_responses
 from app.core.fields import StorableStr
 from app.core.pagination import Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-    write_responses,
-)
+from app.http.conditional import IfNoneMatch, respond, tagged
+from app.http.operation_kinds import create_one, delete_one, read_one, read_page, update_one
+from app.http.unchanged import unchanged
 from app.reports import service
 from app.reports.models import (
     Report,
@@ -38,12 +31,7 @@ def _public(report: Report) -> ReportPublic:
     return ReportPublic.model_validate(report, from_attributes=True)
 
 
-@router.get(
-    "",
-    operation_id="list_reports",
-    response_model=ReportPage,
-    responses=problem_responses(401, 403, 422),
-)
+@router.get("", **read_page("list_reports", ReportPage))
 def list_reports(
     session: ReadSession,
     paging: Paging,
@@ -68,13 +56,7 @@ def list_reports(
     return paging.page(ReportPage, items, next_cursor)
 
 
-@router.post(
-    "",
-    operation_id="create_report",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ReportPublic,
-    responses=problem_responses(401, 403, 409, 413, 422),
-)
+@router.post("", **create_one("create_report", ReportPublic, 409))
 def create_report(
     data: ReportCreate, response: Response, session: WriteSession, _key: WriteKey
 ) -> ReportPublic:
@@ -84,12 +66,7 @@ def create_report(
     return _public(report)
 
 
-@router.get(
-    "/{report_id}",
-    operation_id="get_report",
-    response_model=ReportPublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@router.get("/{report_id}", **read_one("get_report", ReportPublic))
 def get_report(
     report_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
 ) -> ReportPublic | Response:
@@ -99,20 +76,10 @@ def get_report(
     )
 
 
-def _current_report(session: Session, report_id: str) -> ReportPublic:
-    """The report as GET shows it, its row locked for the write that follows (If-Match)."""
-    return _public(service.get_report(session=session, report_id=report_id, for_update=True))
+ReportUnchanged = Annotated[None, unchanged(service.get_report, _public, "report_id")]
 
 
-ReportUnchanged = Annotated[None, if_match(_current_report, "report_id")]
-
-
-@router.patch(
-    "/{report_id}",
-    operation_id="update_report",
-    response_model=ReportPublic,
-    responses={**problem_responses(401, 403, 404, 409, 413, 422), **write_responses()},
-)
+@router.patch("/{report_id}", **update_one("update_report", ReportPublic, 409))
 def update_report(
     report_id: str,
     data: ReportUpdate,
@@ -127,12 +94,7 @@ def update_report(
     return tagged(response, _public(report))
 
 
-@router.delete(
-    "/{report_id}",
-    operation_id="delete_report",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404, 409), **write_responses(returns_body=False)},
-)
+@router.delete("/{report_id}", **delete_one("delete_report", 409))
 def delete_report(
     report_id: str, session: WriteSession, _key: WriteKey, _unchanged: ReportUnchanged
 ) -> None:
@@ -141,12 +103,7 @@ def delete_report(
     service.delete_report(session=session, report_id=report_id)
 
 
-@router.get(
-    "/{report_id}/stances",
-    operation_id="list_report_stances",
-    response_model=StancePage,
-    responses=problem_responses(401, 403, 404, 422),
-)
+@router.get("/{report_id}/stances", **read_page("list_report_stances", StancePage, 404))
 def list_report_stances(report_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """The stances known through this report, newest first."""
     report = service.get_report(session=session, report_id=report_id)

@@ -2,23 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from pydantic import StringConstraints
-from sqlmodel import Session
 
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
-from app.core.errors import problem_responses
 from app.core.fields import StorableStr
 from app.core.pagination import MAX_REPEATS, Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-    write_responses,
-)
+from app.http.conditional import IfNoneMatch, respond, tagged
+from app.http.operation_kinds import create_one, delete_one, read_one, read_page, update_one
+from app.http.unchanged import unchanged
 from app.sources import service
 from app.sources.models import SourceCreate, SourceKind, SourcePage, SourcePublic, SourceUpdate
 
@@ -29,12 +22,7 @@ def _public(source: object) -> SourcePublic:
     return SourcePublic.model_validate(source, from_attributes=True)
 
 
-@router.get(
-    "",
-    operation_id="list_sources",
-    response_model=SourcePage,
-    responses=problem_responses(401, 403, 422),
-)
+@router.get("", **read_page("list_sources", SourcePage))
 def list_sources(
     session: ReadSession,
     paging: Paging,
@@ -53,13 +41,7 @@ def list_sources(
     return paging.page(SourcePage, [_public(row) for row in rows], next_cursor)
 
 
-@router.post(
-    "",
-    operation_id="create_source",
-    status_code=status.HTTP_201_CREATED,
-    response_model=SourcePublic,
-    responses=problem_responses(401, 403, 409, 413, 422),
-)
+@router.post("", **create_one("create_source", SourcePublic, 409))
 def create_source(
     data: SourceCreate, response: Response, session: WriteSession, _key: WriteKey
 ) -> SourcePublic:
@@ -69,12 +51,7 @@ def create_source(
     return _public(source)
 
 
-@router.get(
-    "/{source_id}",
-    operation_id="get_source",
-    response_model=SourcePublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@router.get("/{source_id}", **read_one("get_source", SourcePublic))
 def get_source(
     source_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
 ) -> SourcePublic | Response:
@@ -83,20 +60,10 @@ def get_source(
     return respond(response, source, if_none_match)
 
 
-def _current_source(session: Session, source_id: str) -> SourcePublic:
-    """The source as GET shows it, its row locked for the write that follows (If-Match)."""
-    return _public(service.get_source(session=session, source_id=source_id, for_update=True))
+SourceUnchanged = Annotated[None, unchanged(service.get_source, _public, "source_id")]
 
 
-SourceUnchanged = Annotated[None, if_match(_current_source, "source_id")]
-
-
-@router.patch(
-    "/{source_id}",
-    operation_id="update_source",
-    response_model=SourcePublic,
-    responses={**problem_responses(401, 403, 404, 409, 413, 422), **write_responses()},
-)
+@router.patch("/{source_id}", **update_one("update_source", SourcePublic, 409))
 def update_source(
     source_id: str,
     data: SourceUpdate,
@@ -111,12 +78,7 @@ def update_source(
     return tagged(response, _public(source))
 
 
-@router.delete(
-    "/{source_id}",
-    operation_id="delete_source",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404, 409), **write_responses(returns_body=False)},
-)
+@router.delete("/{source_id}", **delete_one("delete_source", 409))
 def delete_source(
     source_id: str, session: WriteSession, _key: WriteKey, _unchanged: SourceUnchanged
 ) -> None:

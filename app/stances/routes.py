@@ -9,11 +9,11 @@ from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
 from app.core.db import write_engine
 from app.core.deps import ReadSession
-from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
 from app.core.pagination import Paging
-from app.http.conditional import IfNoneMatch, read_responses, respond
+from app.http.conditional import IfNoneMatch, respond
 from app.http.idempotency.in_transaction import answer_in_transaction
+from app.http.operation_kinds import create_one, read_one, read_page
 from app.sources.service import get_source
 from app.stances import service
 from app.stances.models import StanceCreate, StancePage, StancePublic, Timeline
@@ -23,25 +23,14 @@ claim_stances = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadA
 source_stances = APIRouter(prefix="/sources", tags=["sources"], dependencies=[ReadAccess])
 
 
-@claim_stances.get(
-    "/{claim_id}/stances",
-    operation_id="list_claim_stances",
-    response_model=StancePage,
-    responses=problem_responses(401, 403, 404, 422),
-)
+@claim_stances.get("/{claim_id}/stances", **read_page("list_claim_stances", StancePage, 404))
 def list_claim_stances(claim_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """Every stance ever recorded on the claim, newest first; `current` marks the live ones."""
     claim = get_claim(session=session, claim_id=claim_id)
     return service.history_page(session=session, paging=paging, claim_id=claim.id)
 
 
-@claim_stances.post(
-    "/{claim_id}/stances",
-    operation_id="create_stance",
-    status_code=status.HTTP_201_CREATED,
-    response_model=StancePublic,
-    responses=problem_responses(401, 403, 404, 413, 422),
-)
+@claim_stances.post("/{claim_id}/stances", **create_one("create_stance", StancePublic, 404))
 def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: WriteKey) -> Response:
     """Record that a source asserts or denies the claim. A newer stance of the same source
     supersedes its older one; the claim's status and counts change in the same transaction."""
@@ -63,12 +52,7 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
     return response
 
 
-@claim_stances.get(
-    "/{claim_id}/timeline",
-    operation_id="get_claim_timeline",
-    response_model=Timeline,
-    responses={**problem_responses(401, 403, 404, 422), **read_responses()},
-)
+@claim_stances.get("/{claim_id}/timeline", **read_one("get_claim_timeline", Timeline, 422))
 def get_claim_timeline(
     claim_id: str,
     response: Response,
@@ -86,12 +70,7 @@ def get_claim_timeline(
     return respond(response, timeline, if_none_match)
 
 
-@claim_stances.get(
-    "/{claim_id}/stances/{stance_id}",
-    operation_id="get_stance",
-    response_model=StancePublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@claim_stances.get("/{claim_id}/stances/{stance_id}", **read_one("get_stance", StancePublic))
 def get_stance(
     claim_id: str,
     stance_id: str,
@@ -106,12 +85,7 @@ def get_stance(
     return respond(response, stance, if_none_match)
 
 
-@source_stances.get(
-    "/{source_id}/stances",
-    operation_id="list_source_stances",
-    response_model=StancePage,
-    responses=problem_responses(401, 403, 404, 422),
-)
+@source_stances.get("/{source_id}/stances", **read_page("list_source_stances", StancePage, 404))
 def list_source_stances(source_id: str, session: ReadSession, paging: Paging) -> StancePage:
     """What this source has said, on every claim, newest first."""
     source = get_source(session=session, source_id=source_id)

@@ -9,16 +9,8 @@ from sqlmodel import Session
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
 from app.core.deps import ReadSession, WriteSession
-from app.core.errors import problem_responses
-from app.http.conditional import (
-    IfNoneMatch,
-    PreconditionFailed,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-    write_responses,
-)
+from app.http.conditional import IfNoneMatch, PreconditionFailed, if_match, respond, tagged
+from app.http.operation_kinds import delete_one, operation, put_one, read_one
 from app.verdicts import claimreview_import as claimreview_service
 from app.verdicts.claimreview import (
     CLAIMREVIEW_EXAMPLE,
@@ -45,12 +37,7 @@ ClaimReviews = Annotated[
 ]
 
 
-@router.get(
-    "/claims/{claim_id}/verdict",
-    operation_id="get_verdict",
-    response_model=VerdictPublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@router.get("/claims/{claim_id}/verdict", **read_one("get_verdict", VerdictPublic))
 def read_verdict(
     claim_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
 ) -> VerdictPublic | Response:
@@ -71,16 +58,7 @@ def _current_verdict(session: Session, claim_id: str) -> VerdictPublic:
 VerdictUnchanged = Annotated[None, if_match(_current_verdict, "claim_id")]
 
 
-@router.put(
-    "/claims/{claim_id}/verdict",
-    operation_id="put_verdict",
-    response_model=VerdictPublic,
-    responses={
-        201: {"model": VerdictPublic, "description": "Created"},
-        **problem_responses(401, 403, 404, 413, 422),
-        **write_responses(),
-    },
-)
+@router.put("/claims/{claim_id}/verdict", **put_one("put_verdict", VerdictPublic))
 def write_verdict(
     claim_id: str,
     data: VerdictPut,
@@ -98,12 +76,7 @@ def write_verdict(
     return tagged(response, verdict)
 
 
-@router.delete(
-    "/claims/{claim_id}/verdict",
-    operation_id="delete_verdict",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
-)
+@router.delete("/claims/{claim_id}/verdict", **delete_one("delete_verdict"))
 def withdraw_verdict(
     claim_id: str, session: WriteSession, _key: WriteKey, _unchanged: VerdictUnchanged
 ) -> None:
@@ -111,12 +84,7 @@ def withdraw_verdict(
     delete_verdict(session=session, claim_id=claim_id)
 
 
-@router.post(
-    "/imports/claimreview",
-    operation_id="import_claimreview",
-    response_model=ClaimReviewImport,
-    responses=problem_responses(401, 403, 413, 422),
-)
+@router.post("/imports/claimreview", **operation("import_claimreview", ClaimReviewImport, 413, 422))
 def import_claimreview(
     body: Annotated[ClaimReviews, Body(openapi_examples=IMPORT_EXAMPLES)],
     session: WriteSession,

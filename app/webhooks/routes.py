@@ -9,21 +9,21 @@ sent. The URL checks in app/webhooks/ssrf.py are the second line of defence, not
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlmodel import Session
 
 from app.core.auth import Scope, require
 from app.core.config import Settings
 from app.core.deps import ReadSession, WriteSession
-from app.core.errors import problem_responses
 from app.core.pagination import MAX_REPEATS, Paging
-from app.http.conditional import (
-    IfNoneMatch,
-    if_match,
-    read_responses,
-    respond,
-    tagged,
-    write_responses,
+from app.http.conditional import IfNoneMatch, respond, tagged
+from app.http.operation_kinds import (
+    create_one,
+    delete_one,
+    operation,
+    read_one,
+    read_page,
+    update_one,
 )
+from app.http.unchanged import unchanged
 from app.webhooks import service
 from app.webhooks.models import (
     DeliveryStatus,
@@ -50,13 +50,7 @@ def _settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(_settings)]
 
 
-@router.post(
-    "",
-    operation_id="create_webhook",
-    status_code=status.HTTP_201_CREATED,
-    response_model=WebhookCreated,
-    responses=problem_responses(401, 403, 413, 422),
-)
+@router.post("", **create_one("create_webhook", WebhookCreated))
 def create_webhook(
     data: WebhookCreate, response: Response, session: WriteSession, settings: AppSettings
 ) -> WebhookCreated:
@@ -67,12 +61,7 @@ def create_webhook(
     return WebhookCreated(**service.webhook_public(webhook).model_dump(), secret=webhook.secret)
 
 
-@router.get(
-    "",
-    operation_id="list_webhooks",
-    response_model=WebhookPage,
-    responses=problem_responses(401, 403, 422),
-)
+@router.get("", **read_page("list_webhooks", WebhookPage))
 def list_webhooks(session: ReadSession, paging: Paging) -> WebhookPage:
     """Subscriptions, oldest first. Secrets are never listed."""
     rows, next_cursor = service.list_webhooks(
@@ -81,12 +70,7 @@ def list_webhooks(session: ReadSession, paging: Paging) -> WebhookPage:
     return paging.page(WebhookPage, [service.webhook_public(row) for row in rows], next_cursor)
 
 
-@router.get(
-    "/{webhook_id}",
-    operation_id="get_webhook",
-    response_model=WebhookPublic,
-    responses={**problem_responses(401, 403, 404), **read_responses()},
-)
+@router.get("/{webhook_id}", **read_one("get_webhook", WebhookPublic))
 def get_webhook(
     webhook_id: str, response: Response, session: ReadSession, if_none_match: IfNoneMatch = None
 ) -> WebhookPublic | Response:
@@ -95,21 +79,12 @@ def get_webhook(
     return respond(response, service.webhook_public(webhook), if_none_match)
 
 
-def _current_webhook(session: Session, webhook_id: str) -> WebhookPublic:
-    """The subscription as GET shows it, its row locked for the write that follows."""
-    webhook = service.get_webhook(session=session, webhook_id=webhook_id, for_update=True)
-    return service.webhook_public(webhook)
+WebhookUnchanged = Annotated[
+    None, unchanged(service.get_webhook, service.webhook_public, "webhook_id")
+]
 
 
-WebhookUnchanged = Annotated[None, if_match(_current_webhook, "webhook_id")]
-
-
-@router.patch(
-    "/{webhook_id}",
-    operation_id="update_webhook",
-    response_model=WebhookPublic,
-    responses={**problem_responses(401, 403, 404, 413, 422), **write_responses()},
-)
+@router.patch("/{webhook_id}", **update_one("update_webhook", WebhookPublic))
 def update_webhook(
     webhook_id: str,
     data: WebhookUpdate,
@@ -127,12 +102,7 @@ def update_webhook(
     return tagged(response, service.webhook_public(webhook))
 
 
-@router.delete(
-    "/{webhook_id}",
-    operation_id="delete_webhook",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses={**problem_responses(401, 403, 404), **write_responses(returns_body=False)},
-)
+@router.delete("/{webhook_id}", **delete_one("delete_webhook"))
 def delete_webhook(webhook_id: str, session: WriteSession, _unchanged: WebhookUnchanged) -> None:
     """Unsubscribe; pending deliveries are dropped with the subscription. With `If-Match`,
     only if the subscription is still as you read it."""
@@ -140,10 +110,7 @@ def delete_webhook(webhook_id: str, session: WriteSession, _unchanged: WebhookUn
 
 
 @router.post(
-    "/{webhook_id}/rotate-secret",
-    operation_id="rotate_webhook_secret",
-    response_model=WebhookSecret,
-    responses=problem_responses(401, 403, 404),
+    "/{webhook_id}/rotate-secret", **operation("rotate_webhook_secret", WebhookSecret, 404)
 )
 def rotate_webhook_secret(webhook_id: str, session: WriteSession) -> WebhookSecret:
     """A new signing secret, shown once. For 24 hours deliveries carry two signatures, one
@@ -156,10 +123,7 @@ def rotate_webhook_secret(webhook_id: str, session: WriteSession) -> WebhookSecr
 
 
 @router.get(
-    "/{webhook_id}/deliveries",
-    operation_id="list_webhook_deliveries",
-    response_model=WebhookDeliveryPage,
-    responses=problem_responses(401, 403, 404, 422),
+    "/{webhook_id}/deliveries", **read_page("list_webhook_deliveries", WebhookDeliveryPage, 404)
 )
 def list_webhook_deliveries(
     webhook_id: str,
@@ -184,9 +148,7 @@ def list_webhook_deliveries(
 
 @router.get(
     "/{webhook_id}/deliveries/{delivery_id}",
-    operation_id="get_webhook_delivery",
-    response_model=WebhookDeliveryPublic,
-    responses=problem_responses(401, 403, 404),
+    **operation("get_webhook_delivery", WebhookDeliveryPublic, 404),
 )
 def get_webhook_delivery(
     webhook_id: str, delivery_id: str, session: ReadSession
@@ -197,10 +159,8 @@ def get_webhook_delivery(
 
 @router.post(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
-    operation_id="redeliver_webhook_delivery",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=WebhookDeliveryPublic,
-    responses=problem_responses(401, 403, 404, 409),
+    **operation("redeliver_webhook_delivery", WebhookDeliveryPublic, 404, 409),
 )
 def redeliver_webhook_delivery(
     webhook_id: str, delivery_id: str, session: WriteSession
