@@ -158,6 +158,17 @@ def run_cli(
     )
 
 
+def run_ok(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """A command that must exit 0: its output is the failure message when it does not."""
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 def current_revision(engine: sa.Engine) -> str | None:
     """The migration the database records, None for one never migrated."""
     if "alembic_version" not in sa.inspect(engine).get_table_names():

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,24 @@ class Server:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def started_servers(log_dir: Path) -> Iterator[Callable[..., Server]]:
+    """A `start(database_url, **extra)` that starts servers on demand, each logging to its
+    own file in log_dir; whatever is still running when the block ends is stopped."""
+    servers: list[Server] = []
+
+    def start(database_url: str, **extra: str) -> Server:
+        server = Server(database_url, log_dir / f"server-{len(servers)}.log", **extra)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def post(client: httpx.Client, path: str, auth: dict[str, str], body: Any) -> dict[str, Any]:

@@ -67,24 +67,36 @@ VERDICT_SQL = (
 )
 
 
-class Sqlite:
+class _ConnectionPerThread:
+    """One autocommit connection per worker thread, opened by its first statement; `opened`
+    holds them all, for the app to close at shutdown."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target  # a file path or a conninfo: what _connect() opens
+        self._local = threading.local()
+        self.opened: list[Any] = []
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self.opened.append(conn)
+            self._local.conn = conn
+        rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return rows
+
+
+class Sqlite(_ConnectionPerThread):
     """SQLite through sqlite3: text timestamps as SQLAlchemy stores them, JSON as text."""
 
     placeholder = "?"
     current = "stance.is_current = 1"
 
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._local = threading.local()
-        self.opened: list[Any] = []
-
-    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            self.opened.append(conn)
-            self._local.conn = conn
-        return conn.execute(sql, params).fetchall()
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._target, isolation_level=None, check_same_thread=False)
 
     @staticmethod
     def when(value: str | None) -> str | None:
@@ -121,26 +133,16 @@ class Sqlite:
         return [limit, 0]
 
 
-class Postgres:
+class Postgres(_ConnectionPerThread):
     """PostgreSQL through psycopg: timestamps as aware datetimes, JSON decoded already."""
 
     placeholder = "%s"
     current = "stance.is_current"
 
-    def __init__(self, conninfo: str) -> None:
-        self._conninfo = conninfo
-        self._local = threading.local()
-        self.opened: list[Any] = []
-
-    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _connect(self) -> Any:
         import psycopg
 
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = psycopg.connect(self._conninfo, autocommit=True)
-            self.opened.append(conn)
-            self._local.conn = conn
-        return conn.execute(sql, params).fetchall()
+        return psycopg.connect(self._target, autocommit=True)
 
     @staticmethod
     def when(value: datetime | None) -> str | None:

@@ -7,6 +7,7 @@ and on PostgreSQL sequential scans and sorts are priced out (`enable_seqscan`,
 order, whatever the table sizes: a Seq Scan or a Sort that remains means none can.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -81,6 +82,23 @@ def assert_index_served(
             assert index in {node.get("Index Name") for node in nodes}, nodes
 
 
+def assert_stances_and_sources_reached_by_index(
+    engine: sa.Engine, statement: str, parameters: Any
+) -> None:
+    """A stance or source filter reaches a claim's stances by the claim's stance index and
+    each one's source by its key: no scan of either table."""
+    if engine.dialect.name == "sqlite":
+        plan = sqlite_plan(engine, statement, parameters)
+        assert [line for line in plan if line.startswith(("SEARCH stance", "SEARCH source"))] == [
+            "SEARCH stance USING INDEX ix_stance_claim_id_stated_at_id (claim_id=?)",
+            "SEARCH source USING INTEGER PRIMARY KEY (rowid=?)",
+        ], plan
+    else:
+        nodes = postgres_plan(engine, statement, parameters)
+        tables = {node.get("Relation Name") for node in nodes if "Index" in node["Node Type"]}
+        assert tables == {"claim", "stance", "source"}, nodes
+
+
 @pytest.fixture
 def seeded(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
     """Three disputed claims that state media deny, and one more claim."""
@@ -95,6 +113,17 @@ def seeded(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
     return {"claim": claim, "source": state["id"]}
 
 
+AS_OF = "2100-01-01T00:00:00Z"  # after every seeded stance
+AS_OF_LISTS = [
+    ({"as_of": AS_OF}, "ix_claim_updated_at_id"),
+    ({"as_of": AS_OF, "sort": "created_at"}, "ix_claim_created_at_id"),
+    # One sourced status is driven by the periods (tests/claims/test_as_of_index.py);
+    # with unsourced, the claims with no period at T are found from the claim side.
+    ({"as_of": AS_OF, "status": ["disputed", "unsourced"]}, "ix_claim_updated_at_id"),
+    ({"as_of": AS_OF, "stance": "denies", "source_kind": "state_media"}, "ix_claim_updated_at_id"),
+]
+
+
 @pytest.mark.parametrize(
     ("params", "index"),
     [
@@ -105,35 +134,25 @@ def seeded(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
         ({"status": "disputed"}, "ix_claim_status_updated_at_id"),
         ({"status": "disputed", "sort": "created_at"}, "ix_claim_status_created_at_id"),
         ({"stance": "denies", "source_kind": "state_media"}, "ix_claim_updated_at_id"),
+        *AS_OF_LISTS,
     ],
 )
+@pytest.mark.usefixtures("seeded")
 def test_claim_lists_are_index_served(
-    app: FastAPI,
-    client: TestClient,
-    seeded: dict[str, str],
-    params: dict[str, Any],
-    index: str,
+    app: FastAPI, client: TestClient, params: dict[str, Any], index: str
 ) -> None:
     assert_index_served(app, client, "/claims", params, index)
 
 
+@pytest.mark.usefixtures("seeded")
 def test_the_stance_filter_reaches_stances_and_sources_by_index(
-    app: FastAPI, client: TestClient, seeded: dict[str, str]
+    app: FastAPI, client: TestClient
 ) -> None:
     engine: sa.Engine = app.state.engine
     with captured_sql(engine) as ran:
         client.get("/claims", params={"stance": "denies", "source_kind": "state_media"})
     [(statement, parameters)] = paged(ran)
-    if engine.dialect.name == "sqlite":
-        plan = sqlite_plan(engine, statement, parameters)
-        assert [line for line in plan if line.startswith(("SEARCH stance", "SEARCH source"))] == [
-            "SEARCH stance USING INDEX ix_stance_claim_id_stated_at_id (claim_id=?)",
-            "SEARCH source USING INTEGER PRIMARY KEY (rowid=?)",
-        ], plan
-    else:
-        nodes = postgres_plan(engine, statement, parameters)
-        tables = {node.get("Relation Name") for node in nodes if "Index" in node["Node Type"]}
-        assert tables == {"claim", "stance", "source"}, nodes
+    assert_stances_and_sources_reached_by_index(engine, statement, parameters)
 
 
 def test_stance_histories_and_sources_are_index_served(
@@ -169,24 +188,42 @@ def _plan_steps(engine: sa.Engine, statement: str, parameters: Any) -> list[str]
     return []
 
 
-def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
+StancePost = Callable[[str, Callable[[str], bool]], list[tuple[str, Any]]]
+
+
+@pytest.fixture
+def stance_post(
     app: FastAPI, client: TestClient, auth: dict[str, str], seeded: dict[str, str]
+) -> StancePost:
+    """POSTs a stance by the seeded source on the seeded claim, and gives the statements it
+    ran that `wanted` picks, with their parameters: at least one."""
+
+    def post(stance: str, wanted: Callable[[str], bool]) -> list[tuple[str, Any]]:
+        with captured_sql(app.state.engine) as ran:
+            add_stance(client, auth, seeded["claim"], seeded["source"], stance)
+        found = [(statement, parameters) for statement, parameters in ran if wanted(statement)]
+        assert found, ran
+        return found
+
+    return post
+
+
+def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
+    app: FastAPI, stance_post: StancePost
 ) -> None:
     """Not by all of the source's stances: that cost grows with the archive (a source
     states ~1,800 stances at 1M claims, a claim has a handful). SQLite chooses by the
     shape of the WHERE clause, so it is held to the one index that fits. The claim's
     latest stated_at, read with it, is one probe of the claim's stance index."""
     engine = app.state.engine
-    with captured_sql(engine) as ran:
-        add_stance(client, auth, seeded["claim"], seeded["source"], "denies")
-    lookups = [
-        (statement, parameters)
-        for statement, parameters in ran
-        if statement.lstrip().startswith("SELECT")
-        and "stance.source_id = " in statement
-        and "is_current" in statement
-    ]
-    assert lookups, ran
+    lookups = stance_post(
+        "denies",
+        lambda statement: (
+            statement.lstrip().startswith("SELECT")
+            and "stance.source_id = " in statement
+            and "is_current" in statement
+        ),
+    )
     for statement, parameters in lookups:
         steps = _plan_steps(engine, statement, parameters)
         if engine.dialect.name == "sqlite":
@@ -197,19 +234,15 @@ def test_a_stance_post_finds_the_sources_current_stance_by_the_unique_index(
 
 
 def test_a_stance_post_reads_only_the_periods_it_can_change_by_their_index(
-    app: FastAPI, client: TestClient, auth: dict[str, str], seeded: dict[str, str]
+    app: FastAPI, stance_post: StancePost
 ) -> None:
     """The claim's periods from the one holding at the new stance's stated_at: a range of
     the (claim_id, valid_from) index, however long the claim's timeline."""
     engine = app.state.engine
-    with captured_sql(engine) as ran:
-        add_stance(client, auth, seeded["claim"], seeded["source"], "asserts")
-    reads = [
-        (statement, parameters)
-        for statement, parameters in ran
-        if statement.lstrip().startswith("SELECT claim_status_period.")
-    ]
-    assert reads, ran
+    reads = stance_post(
+        "asserts",
+        lambda statement: statement.lstrip().startswith("SELECT claim_status_period."),
+    )
     for statement, parameters in reads:
         steps = _plan_steps(engine, statement, parameters)
         if engine.dialect.name == "sqlite":
@@ -220,32 +253,13 @@ def test_a_stance_post_reads_only_the_periods_it_can_change_by_their_index(
             assert any("valid_from>" in step for step in searches), (statement, steps)
 
 
-AS_OF = "2100-01-01T00:00:00Z"  # after every seeded stance
-
-
-@pytest.mark.parametrize(
-    ("params", "index"),
-    [
-        ({"as_of": AS_OF}, "ix_claim_updated_at_id"),
-        ({"as_of": AS_OF, "sort": "created_at"}, "ix_claim_created_at_id"),
-        # One sourced status is driven by the periods (tests/claims/test_as_of_index.py);
-        # with unsourced, the claims with no period at T are found from the claim side.
-        ({"as_of": AS_OF, "status": ["disputed", "unsourced"]}, "ix_claim_updated_at_id"),
-        (
-            {"as_of": AS_OF, "stance": "denies", "source_kind": "state_media"},
-            "ix_claim_updated_at_id",
-        ),
-    ],
-)
-def test_lists_as_of_a_stated_time_are_index_served(
-    app: FastAPI,
-    client: TestClient,
-    seeded: dict[str, str],
-    params: dict[str, Any],
-    index: str,
+@pytest.mark.parametrize("params", [params for params, _ in AS_OF_LISTS])
+@pytest.mark.usefixtures("seeded")
+def test_lists_as_of_a_stated_time_reach_the_period_by_its_index(
+    app: FastAPI, client: TestClient, params: dict[str, Any]
 ) -> None:
-    """The list's own sort index, and the period holding at T reached by its index."""
-    assert_index_served(app, client, "/claims", params, index)
+    """The period holding at T, reached by its index (the list's own sort index is checked
+    with the other lists, above)."""
     engine: sa.Engine = app.state.engine
     with captured_sql(engine) as ran:
         client.get("/claims", params=params)

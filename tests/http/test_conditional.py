@@ -83,6 +83,14 @@ def make(
     return build
 
 
+@pytest.fixture(params=WRITABLE)
+def writable(
+    request: pytest.FixtureRequest, make: Callable[[str], tuple[Resource, dict[str, str]]]
+) -> tuple[Resource, dict[str, str]]:
+    """Each kind a PATCH may change, in turn (the ids name the kind), with its key."""
+    return make(request.param)
+
+
 def _etag(answer: httpx.Response) -> str:
     assert answer.status_code == 200, answer.text
     etag = answer.headers["ETag"]
@@ -124,11 +132,10 @@ def test_the_claim_etag_follows_its_stances_and_embedded_sources(
     assert len({before, with_stance, renamed}) == 3
 
 
-@pytest.mark.parametrize("kind", WRITABLE)
 def test_patch_with_a_stale_if_match_is_412_and_changes_nothing(
-    client: TestClient, make: Callable[[str], tuple[Resource, dict[str, str]]], kind: str
+    client: TestClient, writable: tuple[Resource, dict[str, str]]
 ) -> None:
-    resource, auth = make(kind)
+    resource, auth = writable
     before = client.get(resource.url)
     for stale in ('"0123"', f"W/{before.headers['ETag']}", '"a", "b"'):
         answer = client.patch(
@@ -140,11 +147,10 @@ def test_patch_with_a_stale_if_match_is_412_and_changes_nothing(
     assert client.get(resource.url).content == before.content
 
 
-@pytest.mark.parametrize("kind", WRITABLE)
 def test_patch_with_a_fresh_if_match_succeeds_and_returns_the_new_etag(
-    client: TestClient, make: Callable[[str], tuple[Resource, dict[str, str]]], kind: str
+    client: TestClient, writable: tuple[Resource, dict[str, str]]
 ) -> None:
-    resource, auth = make(kind)
+    resource, auth = writable
     etag = _etag(client.get(resource.url))
     answer = client.patch(
         resource.url, headers={**auth, "If-Match": f'"0123", {etag}'}, json=resource.change
@@ -158,11 +164,10 @@ def test_patch_with_a_fresh_if_match_succeeds_and_returns_the_new_etag(
     assert client.patch(resource.url, headers={**auth, "If-Match": "*"}, json={}).status_code == 200
 
 
-@pytest.mark.parametrize("kind", WRITABLE)
 def test_delete_with_if_match(
-    client: TestClient, make: Callable[[str], tuple[Resource, dict[str, str]]], kind: str
+    client: TestClient, writable: tuple[Resource, dict[str, str]]
 ) -> None:
-    resource, auth = make(kind)
+    resource, auth = writable
     etag = _etag(client.get(resource.url))
     client.patch(resource.url, headers=auth, json=resource.change)
 

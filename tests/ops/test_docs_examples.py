@@ -6,14 +6,13 @@ changed. Every HTTP status curl sees is recorded and compared with what the page
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_ok
 from tests.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,16 +100,7 @@ def test_the_examples_run_as_written(seeded: tuple[Server, str], tmp_path: Path)
         blocks = "\n".join(shell_blocks(ROOT / page))
         script += f'STATUS_LOG="{tmp_path / page.replace("/", "_")}.status"\n'
         script += blocks.replace(DOCUMENTED_URL, server.base_url) + "\n"
-    result = subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_ok(["bash", "-c", script], tmp_path, env, timeout=300)
     statuses = {
         page: [int(s) for s in (tmp_path / f"{page.replace('/', '_')}.status").read_text().split()]
         for page in PAGES

@@ -5,28 +5,19 @@ finds its migrations and seeds only through CLAIMS_MIGRATIONS_DIR and CLAIMS_SEE
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import run_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).with_name("uv")
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [str(a) for a in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return run_ok([str(a) for a in args], cwd, env, timeout=600).stdout
 
 
 @pytest.fixture(scope="module")

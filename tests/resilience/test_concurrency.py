@@ -14,13 +14,12 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
-from tests.helpers import make_claim, make_source
+from tests.helpers import make_claim, make_source, walk
 from tests.server import assert_consistent
 
 THREADS = 16
@@ -41,22 +40,6 @@ def planned(thread: int, round_: int, claim: int) -> tuple[int, str, datetime]:
     sequence = (round_ * CLAIMS + claim) * THREADS + thread
     stance = "asserts" if (thread + round_ + claim) % 3 else "denies"
     return thread % SOURCES, stance, START + timedelta(seconds=sequence)
-
-
-def all_pages(client: TestClient, url: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(100):  # bounded: 100 pages of 100
-        params: dict[str, Any] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        page = client.get(url, params=params)
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return items
-    raise AssertionError("more pages than expected")
 
 
 def test_concurrent_stance_writes_lose_nothing_and_count_exactly(
@@ -103,7 +86,7 @@ def test_concurrent_stance_writes_lose_nothing_and_count_exactly(
                     last[source] = (stated_at, stance)
         expected_current = {sources[s]: stance for s, (_, stance) in last.items()}
 
-        history = all_pages(client, f"/claims/{claims[claim]}/stances")
+        history = walk(client, f"/claims/{claims[claim]}/stances", {"limit": 100}, max_pages=100)
         assert len(history) == THREADS * ROUNDS
         assert {s["id"] for s in history} <= created_ids
         current = {s["source_id"]: s["stance"] for s in history if s["current"]}

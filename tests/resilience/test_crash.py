@@ -30,12 +30,12 @@ from app.core.config import Settings
 from app.core.db import make_engine, write_engine
 from tests.server import (
     REQUEST_TIMEOUT,
-    Server,
     assert_consistent,
     claims_api,
     post,
     run_cli,
     service_env,
+    started_servers,
     walk,
     write_key,
 )
@@ -44,16 +44,18 @@ from tests.server import (
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Any]:
     """Starts servers on demand; whatever is still running at the end is stopped."""
-    servers: list[Server] = []
+    with started_servers(tmp_path) as start:
+        yield start
 
-    def start(database_url: str, **extra: str) -> Server:
-        server = Server(database_url, tmp_path / f"server-{len(servers)}.log", **extra)
-        servers.append(server)
-        return server
 
-    yield start
-    for server in servers:
-        server.stop()
+def _stances_by_quote(client: httpx.Client, claims: list[str]) -> dict[str, dict[str, Any]]:
+    """Every stance of the claims, by its quote (unique per write): none may be there twice."""
+    present: dict[str, dict[str, Any]] = {}
+    for claim_id in claims:
+        for stance in walk(client, f"/claims/{claim_id}/stances"):
+            assert stance["quote"] not in present, f"duplicated stance {stance}"
+            present[stance["quote"]] = stance
+    return present
 
 
 STANCE_FIELDS = ("id", "claim_id", "source_id", "stance", "stated_at", "quote", "created_at")
@@ -197,11 +199,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_write(
 
     restarted = start_server(database_url)
     with restarted.client() as client:
-        present: dict[str, dict[str, Any]] = {}
-        for claim_id in claims:
-            for stance in walk(client, f"/claims/{claim_id}/stances"):
-                assert stance["quote"] not in present, f"duplicated stance {stance}"
-                present[stance["quote"]] = stance
+        present = _stances_by_quote(client, claims)
         # Each acknowledged stance is there, field for field.
         for quote, acked in ledger.acked_stances.items():
             assert quote in present, f"acknowledged stance {acked} is lost"
@@ -302,11 +300,7 @@ def test_retrying_every_in_flight_idempotency_key_after_sigkill_duplicates_nothi
                     stances[body["quote"]] = response.json()
 
     with server.client() as client:
-        present: dict[str, dict[str, Any]] = {}
-        for claim_id in claims:
-            for stance in walk(client, f"/claims/{claim_id}/stances"):
-                assert stance["quote"] not in present, f"duplicated stance {stance}"
-                present[stance["quote"]] = stance
+        present = _stances_by_quote(client, claims)
         assert {q: s["id"] for q, s in present.items()} == {q: s["id"] for q, s in stances.items()}
         listed = walk(client, "/claims")
         texts = [c["text"] for c in listed]

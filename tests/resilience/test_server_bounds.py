@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import HOST, Server
+from tests.server import HOST, Server, started_servers
 
 MAX_HEADER_BYTES = 8192
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -24,18 +24,13 @@ HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
+    url = f"sqlite:///{tmp_path / 'bounds.db'}"
+    with started_servers(tmp_path) as start:
 
-    def start(**extra: str) -> Server:
-        url = f"sqlite:///{tmp_path / 'bounds.db'}"
-        settings = {"CLAIMS_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES), **extra}
-        server = Server(url, tmp_path / f"server-{len(servers)}.log", **settings)
-        servers.append(server)
-        return server
+        def start_bounded(**extra: str) -> Server:
+            return start(url, **{"CLAIMS_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES), **extra})
 
-    yield start
-    for server in servers:
-        server.stop()
+        yield start_bounded
 
 
 def connect(server: Server, timeout: float = 10.0) -> socket.socket:

@@ -279,11 +279,17 @@ def test_delete_with_stances_is_409_and_changes_nothing(
     assert len(client.get(f"/sources/{source['id']}/stances").json()["items"]) == 1
 
 
+# Two sources of different camps, whose affiliation the tests below change.
+HTS_AND_WIRE = [
+    ("Hayat Tahrir al-Sham", "armed_group", "Syrian opposition"),
+    ("Wire agency", "news_agency", "Wire services"),
+]
+
+
 def test_changing_affiliation_re_derives_the_status_of_its_claims(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
-    wire = make_source(client, auth, "Wire agency", "news_agency", "Wire services")
+    hts, wire = (make_source(client, auth, *source) for source in HTS_AND_WIRE)
     claim = make_claim(client, auth)["id"]
     other = make_claim(client, auth, "Insurgents captured Aleppo.")["id"]
     add_stance(client, auth, claim, hts["id"], "asserts")
@@ -325,8 +331,7 @@ def test_changing_affiliation_re_derives_the_status_of_its_claims(
 def test_affiliation_change_counts_only_current_stances(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
-    wire = make_source(client, auth, "Wire agency", "news_agency", "Wire services")
+    hts, wire = (make_source(client, auth, *source) for source in HTS_AND_WIRE)
     claim = make_claim(client, auth)["id"]
     add_stance(client, auth, claim, hts["id"], "asserts")
     add_stance(client, auth, claim, wire["id"], "asserts", stated_at="2024-12-05T09:00:00Z")

@@ -5,12 +5,17 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import add_stance, ids, make_claim, make_source
 
+# An armed group of the opposition and the government's state media: two camps.
+HTS_AND_SANA = [
+    ("HTS", "armed_group", "Syrian opposition"),
+    ("SANA", "state_media", "Syrian government"),
+]
+
 
 def test_a_retraction_withdraws_the_sources_position(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    hts = make_source(client, auth, "HTS", "armed_group", "Syrian opposition")
-    sana = make_source(client, auth, "SANA", "state_media", "Syrian government")
+    hts, sana = (make_source(client, auth, *source) for source in HTS_AND_SANA)
     claim = make_claim(client, auth)
     add_stance(client, auth, claim["id"], hts["id"], "asserts", stated_at="2024-12-05T08:00:00Z")
     add_stance(client, auth, claim["id"], sana["id"], "denies", stated_at="2024-12-05T11:21:00Z")
@@ -67,23 +72,17 @@ def test_a_retraction_withdraws_the_sources_position(
 def test_the_stance_filter_finds_current_retractions(
     client: TestClient, auth: dict[str, str]
 ) -> None:
-    sana = make_source(client, auth, "SANA", "state_media", "Syrian government")
-    hts = make_source(client, auth, "HTS", "armed_group", "Syrian opposition")
+    hts, sana = (make_source(client, auth, *source) for source in HTS_AND_SANA)
     withdrawn = make_claim(client, auth, "Insurgents breached Hama.")
     superseded = make_claim(client, auth, "Insurgents hold Sawaaeq.")
     other = make_claim(client, auth, "Aleppo fell.")
-    add_stance(
-        client, auth, withdrawn["id"], sana["id"], "denies", stated_at="2024-12-05T08:00:00Z"
-    )
-    add_stance(
-        client, auth, withdrawn["id"], sana["id"], "retracts", stated_at="2024-12-05T18:00:00Z"
-    )
-    add_stance(
-        client, auth, superseded["id"], hts["id"], "retracts", stated_at="2024-12-05T08:00:00Z"
-    )
-    add_stance(
-        client, auth, superseded["id"], hts["id"], "asserts", stated_at="2024-12-05T18:00:00Z"
-    )
+    for claim, source, stance, at in [
+        (withdrawn, sana, "denies", "2024-12-05T08:00:00Z"),
+        (withdrawn, sana, "retracts", "2024-12-05T18:00:00Z"),
+        (superseded, hts, "retracts", "2024-12-05T08:00:00Z"),
+        (superseded, hts, "asserts", "2024-12-05T18:00:00Z"),
+    ]:
+        add_stance(client, auth, claim["id"], source["id"], stance, stated_at=at)
     add_stance(client, auth, other["id"], hts["id"], "asserts")
 
     def listed(**params: str) -> list[str]:

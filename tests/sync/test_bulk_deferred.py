@@ -28,6 +28,20 @@ TABLES = {
     "stance": "id",
     "claim_tag": "claim_id, tag",
 }
+# What else each engine is asked: the indexes it holds, and what its full-text index finds.
+CATALOG = {
+    "sqlite": {
+        "indexes": "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' "
+        "ORDER BY name",
+        "search": "SELECT rowid FROM claim_fts WHERE claim_fts MATCH 'Aleppo' ORDER BY rowid",
+    },
+    "postgresql": {
+        "indexes": "SELECT indexname, tablename, indexdef FROM pg_indexes "
+        "WHERE schemaname = current_schema() ORDER BY indexname",
+        "search": "SELECT id FROM claim WHERE search_vector @@ plainto_tsquery('simple', "
+        "'Aleppo') ORDER BY id",
+    },
+}
 
 
 @pytest.fixture
@@ -71,24 +85,10 @@ def _dump(url: str) -> dict[str, Any]:
             dump["sync_change"] = conn.exec_driver_sql(
                 "SELECT resource_type, resource_id FROM sync_change ORDER BY seq"
             ).all()
+            for name, sql in CATALOG[engine.dialect.name].items():
+                dump[name] = conn.exec_driver_sql(sql).all()
             if engine.dialect.name == "sqlite":
-                dump["indexes"] = conn.exec_driver_sql(
-                    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' "
-                    "ORDER BY name"
-                ).all()
-                dump["search"] = conn.exec_driver_sql(
-                    "SELECT rowid FROM claim_fts WHERE claim_fts MATCH 'Aleppo' ORDER BY rowid"
-                ).all()
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
-            else:
-                dump["indexes"] = conn.exec_driver_sql(
-                    "SELECT indexname, tablename, indexdef FROM pg_indexes "
-                    "WHERE schemaname = current_schema() ORDER BY indexname"
-                ).all()
-                dump["search"] = conn.exec_driver_sql(
-                    "SELECT id FROM claim WHERE search_vector @@ plainto_tsquery('simple', "
-                    "'Aleppo') ORDER BY id"
-                ).all()
         return dump
     finally:
         engine.dispose()

@@ -170,13 +170,6 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, **RECEIVER_SETTINGS)
 
 
-@pytest.fixture
-def sender(app: FastAPI) -> Iterator[Sender]:
-    running = Sender(app.state.engine, app.state.settings)
-    yield running
-    running.close()
-
-
 def make_webhook(
     client: TestClient,
     admin: dict[str, str],
@@ -217,6 +210,42 @@ def state(client: TestClient, admin: dict[str, str], webhook_id: str) -> dict[st
 def verify(secret: str, request: Received) -> dict[str, Any]:
     """The standardwebhooks package's check: signature, and a timestamp within 5 minutes."""
     return dict(StandardWebhook(secret).verify(request.body, request.headers))
+
+
+@dataclass
+class Hooks:
+    """The webhook side of an end-to-end test: subscriptions for the receiver, made and read
+    with the admin key, and the app's sender, run pass by pass."""
+
+    app: FastAPI
+    client: TestClient
+    admin: dict[str, str]
+    receiver: Receiver
+    sender: Sender
+
+    def subscribe(self, events: list[str] | None = None, **fields: Any) -> dict[str, Any]:
+        return make_webhook(self.client, self.admin, self.receiver.url, events, **fields)
+
+    def drain(self, until: Callable[[], bool]) -> None:
+        drain(self.sender, until)
+
+    def deliveries(self, webhook_id: str) -> list[Any]:
+        return deliveries(self.client, self.admin, webhook_id)
+
+    def state(self, webhook_id: str) -> dict[str, Any]:
+        return state(self.client, self.admin, webhook_id)
+
+    def all_fanned_out(self) -> bool:
+        return _all_fanned_out(self.app)
+
+
+@pytest.fixture
+def hooks(
+    app: FastAPI, client: TestClient, admin: dict[str, str], receiver: Receiver
+) -> Iterator[Hooks]:
+    sender = Sender(app.state.engine, app.state.settings)
+    yield Hooks(app, client, admin, receiver, sender)
+    sender.close()
 
 
 # --- subscriptions ------------------------------------------------------------------------
@@ -485,13 +514,9 @@ def test_public_address_rule(address: str, public: bool) -> None:
 
 
 def test_events_arrive_signed_with_old_and_new_status(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    hook = make_webhook(client, admin, receiver.url)
+    hook = hooks.subscribe()
     hts = make_source(client, auth, "Hayat Tahrir al-Sham", "armed_group", "Syrian opposition")
     state = make_source(client, auth, "Syrian state media", "state_media", "Syrian government")
     claim = make_claim(client, auth, "Insurgents entered Hama.", tags=["syria"])
@@ -500,8 +525,8 @@ def test_events_arrive_signed_with_old_and_new_status(
     client.patch(f"/claims/{claim['id']}", headers=auth, json={"place": "Hama"})
     assert client.delete(f"/claims/{claim['id']}", headers=auth).status_code == 204
 
-    drain(sender, lambda: len(receiver.snapshot()) >= 7)
-    received = receiver.snapshot()
+    hooks.drain(lambda: len(hooks.receiver.snapshot()) >= 7)
+    received = hooks.receiver.snapshot()
     payloads = [verify(hook["secret"], request) for request in received]
     assert [p["type"] for p in payloads] == [
         "claim.created",
@@ -538,7 +563,7 @@ def test_events_arrive_signed_with_old_and_new_status(
         assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     assert len({r.message_id for r in received}) == 7
     # What the deliveries list shows is what was sent.
-    listed = deliveries(client, admin, hook["id"])
+    listed = hooks.deliveries(hook["id"])
     assert {d["message_id"]: d["payload"] for d in listed} == {
         r.message_id: r.payload for r in received
     }
@@ -549,21 +574,17 @@ def test_events_arrive_signed_with_old_and_new_status(
 
 
 def test_an_affiliation_change_that_changes_a_status_is_an_event(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
     first = make_source(client, auth, "Monitor A", "monitor", "Camp A")
     second = make_source(client, auth, "Monitor B", "monitor", "Camp A")
     claim = make_claim(client, auth)
     add_stance(client, auth, claim["id"], first["id"], "asserts")
     add_stance(client, auth, claim["id"], second["id"], "asserts")
-    hook = make_webhook(client, admin, receiver.url, ["claim.status_changed"])
+    hook = hooks.subscribe(["claim.status_changed"])
     client.patch(f"/sources/{second['id']}", headers=auth, json={"affiliation": "Camp B"})
-    drain(sender, lambda: len(receiver.snapshot()) >= 1)
-    data = verify(hook["secret"], receiver.snapshot()[0])["data"]
+    hooks.drain(lambda: len(hooks.receiver.snapshot()) >= 1)
+    data = verify(hook["secret"], hooks.receiver.snapshot()[0])["data"]
     assert (data["claim"]["id"], data["old_status"], data["new_status"]) == (
         claim["id"],
         "asserted",
@@ -572,16 +593,9 @@ def test_an_affiliation_change_that_changes_a_status_is_an_event(
 
 
 def test_a_back_dated_stance_is_a_timeline_event_for_those_who_subscribe(
-    app: FastAPI,
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    hook = make_webhook(
-        client, admin, receiver.url, ["claim.timeline_changed"], filter={"tag": ["syria"]}
-    )
+    hook = hooks.subscribe(["claim.timeline_changed"], filter={"tag": ["syria"]})
     rebels = make_source(client, auth, "Rebels", "armed_group", "A")
     state = make_source(client, auth, "State", "state_media", "B")
     claims = [
@@ -598,8 +612,8 @@ def test_a_back_dated_stance_is_a_timeline_event_for_those_who_subscribe(
         add_stance(
             client, auth, claim["id"], state["id"], "denies", stated_at="2024-12-05T10:00:00Z"
         )
-    drain(sender, lambda: _all_fanned_out(app))
-    received = [verify(hook["secret"], r) for r in receiver.snapshot()]
+    hooks.drain(hooks.all_fanned_out)
+    received = [verify(hook["secret"], r) for r in hooks.receiver.snapshot()]
     assert [(r["type"], r["data"]["claim"]["id"]) for r in received] == [
         ("claim.timeline_changed", claims[0]["id"])
     ]
@@ -607,17 +621,9 @@ def test_a_back_dated_stance_is_a_timeline_event_for_those_who_subscribe(
 
 
 def test_events_and_filters_choose_what_is_sent(
-    app: FastAPI,
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    hook = make_webhook(
-        client,
-        admin,
-        receiver.url,
+    hook = hooks.subscribe(
         ["claim.status_changed"],
         filter={"status": ["disputed"], "tag": ["syria"]},
     )
@@ -628,8 +634,8 @@ def test_events_and_filters_choose_what_is_sent(
     for claim in (elsewhere, tagged):
         add_stance(client, auth, claim["id"], pro["id"], "asserts")  # -> asserted: filtered out
         add_stance(client, auth, claim["id"], contra["id"], "denies")  # -> disputed
-    drain(sender, lambda: _all_fanned_out(app))
-    received = receiver.snapshot()
+    hooks.drain(hooks.all_fanned_out)
+    received = hooks.receiver.snapshot()
     assert [verify(hook["secret"], r)["data"]["claim"]["id"] for r in received] == [tagged["id"]]
 
 
@@ -667,43 +673,34 @@ def test_a_failed_change_writes_no_event(
 
 
 def test_a_subscription_gets_events_from_its_creation_on(
-    app: FastAPI,
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
     make_claim(client, auth, "Before the subscription")
-    hook = make_webhook(client, admin, receiver.url)
+    hook = hooks.subscribe()
     after = make_claim(client, auth, "After the subscription")
-    drain(sender, lambda: _all_fanned_out(app))
-    assert [verify(hook["secret"], r)["data"]["claim"]["id"] for r in receiver.snapshot()] == [
-        after["id"]
-    ]
+    hooks.drain(hooks.all_fanned_out)
+    assert [
+        verify(hook["secret"], r)["data"]["claim"]["id"] for r in hooks.receiver.snapshot()
+    ] == [after["id"]]
 
 
 # --- retries, 410, redelivery -------------------------------------------------------------
 
 
 def test_a_500_is_retried_with_the_same_webhook_id_until_it_succeeds(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    receiver.plan = lambda n: Reply(500, body=b"database down") if n < 2 else Reply(204)
-    hook = make_webhook(client, admin, receiver.url)
+    hooks.receiver.plan = lambda n: Reply(500, body=b"database down") if n < 2 else Reply(204)
+    hook = hooks.subscribe()
     make_claim(client, auth)
-    drain(sender, lambda: state(client, admin, hook["id"]).get("status") == "delivered")
-    received = receiver.snapshot()
+    hooks.drain(lambda: hooks.state(hook["id"]).get("status") == "delivered")
+    received = hooks.receiver.snapshot()
     assert len(received) == 3
     assert len({r.message_id for r in received}) == 1
     assert len({r.body for r in received}) == 1
     for request in received:
         verify(hook["secret"], request)
-    (delivery,) = deliveries(client, admin, hook["id"])
+    (delivery,) = hooks.deliveries(hook["id"])
     assert (delivery["attempt_count"], delivery["next_attempt_at"]) == (3, None)
     assert delivery["delivered_at"] is not None
     assert [(a["status_code"], a["response_body"]) for a in delivery["attempts"]] == [
@@ -714,105 +711,87 @@ def test_a_500_is_retried_with_the_same_webhook_id_until_it_succeeds(
     assert all(a["duration_ms"] >= 0 and a["error"] is None for a in delivery["attempts"])
 
 
-def test_retry_after_is_honoured(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
-) -> None:
-    receiver.plan = lambda n: Reply(429, {"Retry-After": "30"}) if n == 0 else Reply()
-    hook = make_webhook(client, admin, receiver.url)
+def test_retry_after_is_honoured(client: TestClient, auth: dict[str, str], hooks: Hooks) -> None:
+    hooks.receiver.plan = lambda n: Reply(429, {"Retry-After": "30"}) if n == 0 else Reply()
+    hook = hooks.subscribe()
     make_claim(client, auth)
-    drain(sender, lambda: state(client, admin, hook["id"]).get("attempt_count") == 1)
-    sender.run_once()
-    (delivery,) = deliveries(client, admin, hook["id"])
+    hooks.drain(lambda: hooks.state(hook["id"]).get("attempt_count") == 1)
+    hooks.sender.run_once()
+    (delivery,) = hooks.deliveries(hook["id"])
     attempted = datetime.fromisoformat(delivery["attempts"][0]["attempted_at"])
     due = datetime.fromisoformat(delivery["next_attempt_at"])
     assert (delivery["status"], delivery["attempts"][0]["status_code"]) == ("pending", 429)
     assert timedelta(seconds=29) < due - attempted < timedelta(seconds=32)
-    assert len(receiver.snapshot()) == 1  # not before Retry-After, although the schedule says 0.1 s
+    # Not before Retry-After, although the schedule says 0.1 s.
+    assert len(hooks.receiver.snapshot()) == 1
 
 
 def test_the_schedule_ends_in_failure_and_redeliver_starts_it_again(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    app: FastAPI,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    app.state.settings = app.state.settings.model_copy(
+    hooks.app.state.settings = hooks.app.state.settings.model_copy(
         update={"webhook_retry_schedule": [0.05, 0.05]}
     )
-    short = Sender(app.state.engine, app.state.settings)
-    receiver.plan = lambda n: Reply(503) if n < 3 else Reply()
+    short = Sender(hooks.app.state.engine, hooks.app.state.settings)
+    hooks.receiver.plan = lambda n: Reply(503) if n < 3 else Reply()
     try:
-        hook = make_webhook(client, admin, receiver.url)
+        hook = hooks.subscribe()
         make_claim(client, auth)
-        drain(short, lambda: state(client, admin, hook["id"]).get("status") == "failed")
-        (failed,) = deliveries(client, admin, hook["id"])
+        drain(short, lambda: hooks.state(hook["id"]).get("status") == "failed")
+        (failed,) = hooks.deliveries(hook["id"])
         assert (failed["attempt_count"], failed["next_attempt_at"]) == (3, None)
         path = f"/webhooks/{hook['id']}/deliveries/{failed['id']}/redeliver"
-        response = client.post(path, headers=admin)
+        response = client.post(path, headers=hooks.admin)
         assert response.status_code == 202, response.text
         assert (response.json()["status"], response.json()["attempt_count"]) == ("pending", 0)
-        drain(short, lambda: state(client, admin, hook["id"]).get("status") == "delivered")
+        drain(short, lambda: hooks.state(hook["id"]).get("status") == "delivered")
     finally:
         short.close()
-    received = receiver.snapshot()
+    received = hooks.receiver.snapshot()
     assert len(received) == 4 and len({r.message_id for r in received}) == 1
-    (delivered,) = deliveries(client, admin, hook["id"])
+    (delivered,) = hooks.deliveries(hook["id"])
     assert [a["status_code"] for a in delivered["attempts"]] == [200, 503, 503, 503]
-    one = client.get(f"/webhooks/{hook['id']}/deliveries/{delivered['id']}", headers=admin)
+    one = client.get(f"/webhooks/{hook['id']}/deliveries/{delivered['id']}", headers=hooks.admin)
     assert one.json() == delivered
-    assert client.post(path.replace(hook["id"], "999"), headers=admin).status_code == 404
+    assert client.post(path.replace(hook["id"], "999"), headers=hooks.admin).status_code == 404
 
 
 def test_410_disables_the_subscription_until_it_is_enabled_again(
-    app: FastAPI,
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    receiver.plan = lambda n: Reply(410) if n == 0 else Reply()
-    hook = make_webhook(client, admin, receiver.url)
+    hooks.receiver.plan = lambda n: Reply(410) if n == 0 else Reply()
+    hook = hooks.subscribe()
     make_claim(client, auth, "First")
-    drain(
-        sender, lambda: not client.get(f"/webhooks/{hook['id']}", headers=admin).json()["enabled"]
+    hooks.drain(
+        lambda: not client.get(f"/webhooks/{hook['id']}", headers=hooks.admin).json()["enabled"]
     )
-    fetched = client.get(f"/webhooks/{hook['id']}", headers=admin).json()
+    fetched = client.get(f"/webhooks/{hook['id']}", headers=hooks.admin).json()
     assert fetched["disabled_reason"] == "the receiver answered 410 Gone"
-    (gone,) = deliveries(client, admin, hook["id"])
+    (gone,) = hooks.deliveries(hook["id"])
     assert (gone["status"], gone["attempts"][0]["status_code"]) == ("failed", 410)
     make_claim(client, auth, "While disabled")
-    drain(sender, lambda: _all_fanned_out(app))
-    assert len(receiver.snapshot()) == 1
+    hooks.drain(hooks.all_fanned_out)
+    assert len(hooks.receiver.snapshot()) == 1
     redeliver = f"/webhooks/{hook['id']}/deliveries/{gone['id']}/redeliver"
-    assert client.post(redeliver, headers=admin).status_code == 409
-    client.patch(f"/webhooks/{hook['id']}", headers=admin, json={"enabled": True})
+    assert client.post(redeliver, headers=hooks.admin).status_code == 409
+    client.patch(f"/webhooks/{hook['id']}", headers=hooks.admin, json={"enabled": True})
     make_claim(client, auth, "After enabling")
-    drain(sender, lambda: len(receiver.snapshot()) == 2)
-    texts = [verify(hook["secret"], r)["data"]["claim"]["text"] for r in receiver.snapshot()]
+    hooks.drain(lambda: len(hooks.receiver.snapshot()) == 2)
+    texts = [verify(hook["secret"], r)["data"]["claim"]["text"] for r in hooks.receiver.snapshot()]
     assert texts == ["First", "After enabling"]
 
 
 def test_rotation_signs_with_both_secrets(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    hook = make_webhook(client, admin, receiver.url)
-    rotated = client.post(f"/webhooks/{hook['id']}/rotate-secret", headers=admin)
+    hook = hooks.subscribe()
+    rotated = client.post(f"/webhooks/{hook['id']}/rotate-secret", headers=hooks.admin)
     assert rotated.status_code == 200, rotated.text
     new_secret = rotated.json()["secret"]
     assert new_secret.startswith("whsec_") and new_secret != hook["secret"]
     make_claim(client, auth)
-    drain(sender, lambda: bool(receiver.snapshot()))
-    (request,) = receiver.snapshot()
+    hooks.drain(lambda: bool(hooks.receiver.snapshot()))
+    (request,) = hooks.receiver.snapshot()
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     assert verify(new_secret, request) == verify(hook["secret"], request)
 
@@ -836,20 +815,16 @@ def test_retry_schedule_and_retry_after_parsing() -> None:
 
 
 def test_deliveries_are_keyset_paginated_newest_first(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    sender: Sender,
+    client: TestClient, auth: dict[str, str], hooks: Hooks
 ) -> None:
-    hook = make_webhook(client, admin, receiver.url, ["claim.created"])
+    hook = hooks.subscribe(["claim.created"])
     for i in range(5):
         make_claim(client, auth, f"Claim {i}")
-    drain(sender, lambda: len(receiver.snapshot()) == 5)
+    hooks.drain(lambda: len(hooks.receiver.snapshot()) == 5)
     seen: list[str] = []
     url = f"/webhooks/{hook['id']}/deliveries?limit=2"
     for _ in range(5):
-        response = client.get(url, headers=admin)
+        response = client.get(url, headers=hooks.admin)
         page = response.json()
         seen.extend(d["payload"]["data"]["claim"]["text"] for d in page["items"])
         if page["next_cursor"] is None:
@@ -858,9 +833,9 @@ def test_deliveries_are_keyset_paginated_newest_first(
         assert response.headers["link"].endswith('rel="next"')
         url = f"/webhooks/{hook['id']}/deliveries?limit=2&cursor={page['next_cursor']}"
     assert seen == [f"Claim {i}" for i in reversed(range(5))]
-    failed = client.get(f"/webhooks/{hook['id']}/deliveries?status=failed", headers=admin)
+    failed = client.get(f"/webhooks/{hook['id']}/deliveries?status=failed", headers=hooks.admin)
     assert failed.json() == {"items": [], "next_cursor": None}
-    bad = client.get(f"/webhooks/{hook['id']}/deliveries?cursor=nope", headers=admin)
+    bad = client.get(f"/webhooks/{hook['id']}/deliveries?cursor=nope", headers=hooks.admin)
     assert bad.status_code == 422
 
 
@@ -878,15 +853,11 @@ def test_webhooks_list_is_keyset_paginated(
 
 
 def test_two_senders_never_send_the_same_delivery_twice(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    settings: Settings,
+    client: TestClient, auth: dict[str, str], hooks: Hooks, settings: Settings
 ) -> None:
     claims = 40
-    receiver.plan = lambda _n: Reply(delay=0.01)
-    hook = make_webhook(client, admin, receiver.url, ["claim.created"])
+    hooks.receiver.plan = lambda _n: Reply(delay=0.01)
+    hook = hooks.subscribe(["claim.created"])
     for i in range(claims):
         make_claim(client, auth, f"Claim {i}")
     concurrent = settings.model_copy(update={"webhook_concurrency": 4})
@@ -899,7 +870,7 @@ def test_two_senders_never_send_the_same_delivery_twice(
         start.wait()
         deadline = time.monotonic() + WAIT
         try:
-            while len(receiver.snapshot()) < claims and time.monotonic() < deadline:
+            while len(hooks.receiver.snapshot()) < claims and time.monotonic() < deadline:
                 if running.run_once() == 0:
                     time.sleep(0.01)
         except BaseException as exc:  # surfaced below
@@ -913,24 +884,20 @@ def test_two_senders_never_send_the_same_delivery_twice(
     for engine in engines:
         engine.dispose()
     assert errors == []
-    counts = Counter(r.message_id for r in receiver.snapshot())
+    counts = Counter(r.message_id for r in hooks.receiver.snapshot())
     assert len(counts) == claims
     assert set(counts.values()) == {1}
-    listed = deliveries(client, admin, hook["id"])
+    listed = hooks.deliveries(hook["id"])
     assert {(d["status"], d["attempt_count"]) for d in listed} == {("delivered", 1)}
     assert {d["message_id"] for d in listed} == set(counts)
 
 
 def test_concurrent_claims_take_disjoint_deliveries(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    settings: Settings,
+    client: TestClient, auth: dict[str, str], hooks: Hooks, settings: Settings
 ) -> None:
     """Six senders race to lease the same 60 due deliveries: each is leased exactly once."""
     total, racers = 60, 6
-    make_webhook(client, admin, receiver.url, ["claim.created"])
+    hooks.subscribe(["claim.created"])
     for i in range(total):
         make_claim(client, auth, f"Claim {i}")
     engines = [make_engine(settings) for _ in range(racers)]
@@ -957,7 +924,7 @@ def test_concurrent_claims_take_disjoint_deliveries(
     assert len(every) == total
     assert len(set(every)) == total
     assert sum(1 for mine in leased if mine) > 1  # they did race
-    assert receiver.snapshot() == []
+    assert hooks.receiver.snapshot() == []
 
 
 # What RECEIVER_SETTINGS are to the app, as the environment of a child process.
@@ -981,18 +948,13 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) 
 
 
 def test_sigkill_of_a_worker_mid_flight_loses_nothing(
-    client: TestClient,
-    auth: dict[str, str],
-    admin: dict[str, str],
-    receiver: Receiver,
-    database_url: str,
-    tmp_path: Path,
+    client: TestClient, auth: dict[str, str], hooks: Hooks, database_url: str, tmp_path: Path
 ) -> None:
     """`claims-api worker` is killed while the receiver holds its requests open. Events
     written meanwhile wait in the outbox; after a restart every event is delivered, the
     interrupted ones again under the same webhook-id."""
-    receiver.plan = lambda _n: Reply(delay=1.5)
-    hook = make_webhook(client, admin, receiver.url, ["claim.created"])
+    hooks.receiver.plan = lambda _n: Reply(delay=1.5)
+    hook = hooks.subscribe(["claim.created"])
     texts = [f"Before the crash {i}" for i in range(3)]
     for text in texts:
         make_claim(client, auth, text)
@@ -1005,23 +967,23 @@ def test_sigkill_of_a_worker_mid_flight_loses_nothing(
     log = (tmp_path / "worker.log").open("ab")
     worker = subprocess.Popen([claims_api(), "worker"], env=env, stdout=log, stderr=log)
     try:
-        receiver.wait_for(1)
+        hooks.receiver.wait_for(1)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         time.sleep(0.3)  # let the receiver finish reading what reached it before the kill
-        interrupted = {r.message_id for r in receiver.snapshot()}
-        listed = deliveries(client, admin, hook["id"])
+        interrupted = {r.message_id for r in hooks.receiver.snapshot()}
+        listed = hooks.deliveries(hook["id"])
         assert {d["status"] for d in listed} == {"pending"}
         assert sum(d["attempt_count"] for d in listed) == 0  # killed before recording
         texts += [f"While the worker is down {i}" for i in range(2)]
         for text in texts[3:]:
             make_claim(client, auth, text)
-        receiver.plan = lambda _n: Reply()
+        hooks.receiver.plan = lambda _n: Reply()
         worker = subprocess.Popen([claims_api(), "worker"], env=env, stdout=log, stderr=log)
         wait_until(
             lambda: (
-                {d["status"] for d in deliveries(client, admin, hook["id"])} == {"delivered"}
-                and len(deliveries(client, admin, hook["id"])) == len(texts)
+                {d["status"] for d in hooks.deliveries(hook["id"])} == {"delivered"}
+                and len(hooks.deliveries(hook["id"])) == len(texts)
             ),
             "every delivery to be delivered after the restart",
         )
@@ -1032,12 +994,12 @@ def test_sigkill_of_a_worker_mid_flight_loses_nothing(
             worker.kill()
             worker.wait(timeout=10)
         log.close()
-    received = receiver.snapshot()
+    received = hooks.receiver.snapshot()
     for request in received:
         verify(hook["secret"], request)
     assert sorted({r.payload["data"]["claim"]["text"] for r in received}) == sorted(texts)
     counts = Counter(r.message_id for r in received)
-    assert {d["message_id"] for d in deliveries(client, admin, hook["id"])} == set(counts)
+    assert {d["message_id"] for d in hooks.deliveries(hook["id"])} == set(counts)
     assert {m for m, n in counts.items() if n > 1} <= interrupted  # at least once, no more
     assert all(counts[m] == 2 for m in interrupted)
 
