@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.ids import parse_id
+from app.core.ids import get_by_id, parse_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.reports.models import Report, ReportCreate, ReportUpdate, url_key
 from app.reports.quotes import normalise, quote_found
@@ -21,11 +21,7 @@ LIST_SORT = "-published_at"
 
 
 def get_report(*, session: Session, report_id: str, for_update: bool = False) -> Report:
-    query = select(Report).where(Report.id == parse_id(report_id, "report"))
-    report = session.exec(query.with_for_update() if for_update else query).first()
-    if report is None:
-        raise NotFound(f"No report has id '{report_id}'.")
-    return report
+    return get_by_id(session, Report, report_id, "report", for_update=for_update)
 
 
 def _publisher_pk(session: Session, publisher_id: str | None) -> int | None:
