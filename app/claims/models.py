@@ -3,13 +3,13 @@
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Column, Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import MAX_TAGS, ClaimText, LanguageTag, PublicId, Rfc3339, ShortText, Tag
-from app.core.models import IdType, PatchModel, RequestModel, enum_check
+from app.core.models import IdType, PatchModel, RequestModel, enum_check, id_reference
 from app.core.pagination import Page
 from app.stances.models import StancePublic
 from app.stances.rules import ClaimStatus
@@ -60,9 +60,7 @@ class ClaimTag(SQLModel, table=True):
     __tablename__ = "claim_tag"
     __table_args__ = (Index("ix_claim_tag_tag_claim_id", "tag", "claim_id"),)
 
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", primary_key=True))
     tag: str = Field(sa_type=String(64), primary_key=True)
 
 

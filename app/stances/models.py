@@ -3,13 +3,13 @@
 from datetime import datetime
 
 from pydantic import ConfigDict
-from sqlalchemy import Column, ForeignKey, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import HttpUrlStr, LongText, OptionalId, PublicId, Rfc3339, SourceRef
-from app.core.models import IdType, RequestModel, enum_check
+from app.core.models import IdType, RequestModel, enum_check, id_reference
 from app.core.pagination import Page
 from app.sources.models import SourceSummary
 from app.stances.rules import ClaimStatus, StanceKind
@@ -44,12 +44,8 @@ class Stance(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
-    )
-    source_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("source.id", ondelete="RESTRICT"), nullable=False)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", nullable=False))
+    source_id: int = Field(sa_column=id_reference("source.id", ondelete="RESTRICT", nullable=False))
     stance: str = Field(sa_type=String(8))
     stated_at: datetime = Field(sa_type=UTCDateTime)
     url: str | None = Field(default=None, sa_type=String(2048))
@@ -59,7 +55,7 @@ class Stance(SQLModel, table=True):
     is_current: bool = Field(default=False)
     report_id: int | None = Field(
         default=None,
-        sa_column=Column(IdType, ForeignKey("report.id", ondelete="RESTRICT"), nullable=True),
+        sa_column=id_reference("report.id", ondelete="RESTRICT", nullable=True),
     )
     # Whether the quote occurs in the report's text (app.reports.quotes); kept on write and
     # when the report's text changes.
