@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
@@ -73,16 +74,21 @@ CLAIM_EXAMPLE = {
 }
 
 
-class ClaimCreate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
+class ClaimFields(BaseModel):
+    """What a client writes of a new claim, as POST /claims and a bulk file's claim line
+    take it. Plain pydantic, so that the bulk line stays off SQLModel's slower path."""
 
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
     occurred_at: Rfc3339 | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    tags: list[Tag] = PydanticField(default_factory=list, max_length=MAX_TAGS)
 
     _unique_tags = field_validator("tags")(unique_tags)
+
+
+class ClaimCreate(RequestModel, ClaimFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
 
 
 class ClaimUpdate(PatchModel):

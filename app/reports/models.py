@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PydanticField
 from sqlalchemy import Index, String, Text
 from sqlalchemy import text as sql_text
@@ -82,8 +82,9 @@ REPORT_EXAMPLE = {
 }
 
 
-class ReportCreate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [REPORT_EXAMPLE]})
+class ReportFields(BaseModel):
+    """What a client writes of a new report, as POST /reports and a bulk file's report line
+    take it. Plain pydantic, so that the bulk line stays off SQLModel's slower path."""
 
     url: HttpUrlStr
     title: Title | None = None
@@ -91,6 +92,10 @@ class ReportCreate(RequestModel):
     published_at: Rfc3339 | None = None
     language: LanguageTag = "en"
     text: ReportText | None = None
+
+
+class ReportCreate(RequestModel, ReportFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [REPORT_EXAMPLE]})
 
 
 class ReportUpdate(PatchModel):

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlalchemy import Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
@@ -74,12 +75,14 @@ STANCE_EXAMPLE = {
 }
 
 
-class StanceCreate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [STANCE_EXAMPLE]})
+class StanceFields(BaseModel):
+    """What a client writes of a new stance, as POST /claims/{claim_id}/stances and a bulk
+    file's stance line take it. Plain pydantic, so that the bulk line stays off SQLModel's
+    slower path."""
 
     source_id: SourceRef
     stance: StanceKind
-    stated_at: Rfc3339 | None = Field(
+    stated_at: Rfc3339 | None = PydanticField(
         default=None,
         description="When the source took this position (RFC 3339, with an offset). Optional: "
         "left out, it is the time the service received the request, which is rarely when the "
@@ -89,11 +92,15 @@ class StanceCreate(RequestModel):
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
-    report_id: SourceRef | None = Field(
+    report_id: SourceRef | None = PydanticField(
         default=None,
         description="The id of the report through which we know of the stance. Without "
         "`reported_via`, `reported_via` becomes the report's url.",
     )
+
+
+class StanceCreate(RequestModel, StanceFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [STANCE_EXAMPLE]})
 
 
 class StanceLine(SQLModel):
