@@ -9,11 +9,10 @@ higher id), checked against the pure rule by tests/stances/test_timeline_propert
 """
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
     and_,
     exists,
     func,
@@ -25,14 +24,15 @@ from sqlalchemy import (
 from sqlmodel import col
 
 from app.claims.models import Claim
+from app.core.models import table_of
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods_model import ClaimStatusPeriod
 from app.stances.rules import ClaimStatus, StanceKind, affiliation_key
 
-period = cast(Table, ClaimStatusPeriod.__table__)  # type: ignore[attr-defined]
-claim = _claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
-_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
+period = table_of(ClaimStatusPeriod)
+claim = _claim = table_of(Claim)
+_stance = table_of(Stance)
 
 
 def holds_at(as_of: datetime) -> ColumnElement[bool]:

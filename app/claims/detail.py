@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.claims.models import Claim, ClaimDetail
+from app.stances.periods import history_stance
 from app.stances.service import (
     claim_history,
     current_stances,
     derive_claim_status,
-    history_stance,
     stance_public,
 )
 from app.stances.timeline import state_at

@@ -3,13 +3,14 @@
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import MAX_TAGS, ClaimText, LanguageTag, PublicId, Rfc3339, ShortText, Tag
-from app.core.models import IdType, PatchModel, RequestModel, enum_check
+from app.core.models import IdType, PatchModel, RequestModel, enum_check, id_reference
 from app.core.pagination import Page
 from app.stances.models import StancePublic
 from app.stances.rules import ClaimStatus
@@ -60,9 +61,7 @@ class ClaimTag(SQLModel, table=True):
     __tablename__ = "claim_tag"
     __table_args__ = (Index("ix_claim_tag_tag_claim_id", "tag", "claim_id"),)
 
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", primary_key=True))
     tag: str = Field(sa_type=String(64), primary_key=True)
 
 
@@ -75,16 +74,21 @@ CLAIM_EXAMPLE = {
 }
 
 
-class ClaimCreate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
+class ClaimFields(BaseModel):
+    """What a client writes of a new claim, as POST /claims and a bulk file's claim line
+    take it. Plain pydantic, so that the bulk line stays off SQLModel's slower path."""
 
     text: ClaimText
     language: LanguageTag = "en"
     place: ShortText | None = None
     occurred_at: Rfc3339 | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    tags: list[Tag] = PydanticField(default_factory=list, max_length=MAX_TAGS)
 
     _unique_tags = field_validator("tags")(unique_tags)
+
+
+class ClaimCreate(RequestModel, ClaimFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
 
 
 class ClaimUpdate(PatchModel):

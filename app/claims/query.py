@@ -6,7 +6,7 @@ descriptions and order in the OpenAPI document.
 """
 
 from dataclasses import fields
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -38,56 +38,34 @@ Search = Annotated[StorableStr, StringConstraints(min_length=1, max_length=200)]
 FILTERS = tuple(field.name for field in fields(ClaimFilters))
 
 
-def _or(description: str) -> str:
-    return description + " Repeat for OR."
+def _repeatable(description: str) -> Any:
+    """A list filter that may be repeated, meaning OR (empty: no filter)."""
+    return Field(default=[], max_length=MAX_REPEATS, description=description + " Repeat for OR.")
 
 
-# long: one field per filter of the contract, each documented for the OpenAPI document
 class ClaimQuery(BaseModel):
     """What GET /claims reads from its query string; unknown parameters are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    status: list[ClaimStatus] = Field(
-        default=[], max_length=MAX_REPEATS, description="Derived status. Repeat for OR."
+    status: list[ClaimStatus] = _repeatable("Derived status.")
+    stance: list[StanceKind] = _repeatable("A current stance of this kind.")
+    source_id: list[Id] = _repeatable("A current stance by this source.")
+    source_kind: list[SourceKind] = _repeatable("A current stance by a source of this kind.")
+    affiliation: list[Name] = _repeatable(
+        "A current stance by a source of this affiliation (case-insensitive)."
     )
-    stance: list[StanceKind] = Field(
-        default=[], max_length=MAX_REPEATS, description=_or("A current stance of this kind.")
-    )
-    source_id: list[Id] = Field(
-        default=[],
-        max_length=MAX_REPEATS,
-        description=_or("A current stance by this source."),
-    )
-    source_kind: list[SourceKind] = Field(
-        default=[],
-        max_length=MAX_REPEATS,
-        description=_or("A current stance by a source of this kind."),
-    )
-    affiliation: list[Name] = Field(
-        default=[],
-        max_length=MAX_REPEATS,
-        description=_or("A current stance by a source of this affiliation (case-insensitive)."),
-    )
-    report_id: list[Id] = Field(
-        default=[],
-        max_length=MAX_REPEATS,
-        description=_or("A current stance known through this report."),
-    )
+    report_id: list[Id] = _repeatable("A current stance known through this report.")
     q: Search | None = Field(default=None, description=Q_DESCRIPTION)
-    tag: list[Tag] = Field(default=[], max_length=MAX_REPEATS, description=_or("Exact tag."))
-    place: list[Name] = Field(default=[], max_length=MAX_REPEATS, description=_or("Exact place."))
-    language: list[Language] = Field(
-        default=[], max_length=MAX_REPEATS, description=_or("Exact language tag.")
-    )
+    tag: list[Tag] = _repeatable("Exact tag.")
+    place: list[Name] = _repeatable("Exact place.")
+    language: list[Language] = _repeatable("Exact language tag.")
     occurred_from: Rfc3339 | None = Field(default=None, description="occurred_at at or after.")
     occurred_to: Rfc3339 | None = Field(default=None, description="occurred_at at or before.")
     updated_since: Rfc3339 | None = Field(
         default=None, description="updated_at at or after: incremental sync."
     )
-    verdict: list[Rating] = Field(
-        default=[], max_length=MAX_REPEATS, description=_or("The fact-checker's verdict.")
-    )
+    verdict: list[Rating] = _repeatable("The fact-checker's verdict.")
     as_of: Rfc3339 | None = Field(
         default=None,
         description="Stated time: status and stance-side filters, and each claim's "

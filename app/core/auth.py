@@ -111,6 +111,12 @@ class PresentedKey:
     malformed: bool = False
 
 
+def bearer_credentials(authorization: str) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None for another scheme or none."""
+    scheme, _, credentials = authorization.partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
 def presented_key(scope: StarletteScope) -> PresentedKey | None:
     """What app.http.presented_key found for this request; None when it sent no
     Authorization."""

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from app.core.paths import path_operations
 
@@ -150,6 +151,13 @@ def database_unavailable(detail: str, *, request: Request | None = None) -> JSON
     return problem_response(
         503, "service-unavailable", detail, request=request, headers={"Retry-After": "1"}
     )
+
+
+async def send_database_unavailable(
+    detail: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """database_unavailable from ASGI middleware, which has no route to raise it from."""
+    await database_unavailable(detail, request=Request(scope))(scope, receive, send)
 
 
 def _json_syntax_error(error: dict[str, Any], document: object) -> FieldError:

@@ -1,12 +1,12 @@
 """The base kit of every table and API model: id type, request models, enum checks."""
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import ConfigDict, GetJsonSchemaHandler, ValidationInfo, field_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
-from sqlalchemy import BigInteger, CheckConstraint, Integer
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, Table
 from sqlmodel import SQLModel
 
 # Stable constraint names, so migrations can name what they drop on both engines.
@@ -23,6 +23,17 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 # BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the rowid alias.
 IdType = BigInteger().with_variant(Integer, "sqlite")
+
+
+def id_reference(target: str, *, ondelete: str, **options: Any) -> Column[Any]:
+    """An id column holding a foreign key to `target` ("table.id"); `options` are Column's
+    (nullable, primary_key)."""
+    return Column(IdType, ForeignKey(target, ondelete=ondelete), **options)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a table model, for the statements written in SQLAlchemy Core."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def enum_check(column: str, enum: type[StrEnum]) -> CheckConstraint:

@@ -54,13 +54,24 @@ def encode_token(parts: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, invalid: Exception) -> Any:
-    """The JSON values of a token we issued; `invalid` for anything that is not one."""
+def invalid_cursor(issuer: str) -> ValidationFailed:
+    """The 422 for a cursor that `issuer` (a list, a feed) did not issue."""
+    return ValidationFailed.on(
+        "query", "cursor", f"is not a cursor this {issuer} issued", "invalid_cursor"
+    )
+
+
+def decode_token(token: str, invalid: Exception, parts: int) -> tuple[Any, ...]:
+    """The `parts` JSON values of a token we issued; `invalid` for anything that is not
+    one (not decodable, or not that many values)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return json.loads(raw.decode())
+        values = tuple(json.loads(raw.decode()))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise invalid from None
+    if len(values) != parts:
+        raise invalid
+    return values
 
 
 def encode_cursor(sort: str, value: Any, row_id: int) -> str:
@@ -88,13 +99,8 @@ def decode_cursor(
 ) -> tuple[Any, int]:
     """The (sort value, id) a cursor resumes after; 422 for anything we did not issue.
     `nullable`: the sort column may be null, and so may the cursor's value."""
-    invalid = ValidationFailed.on(
-        "query", "cursor", "is not a cursor this list issued", "invalid_cursor"
-    )
-    try:
-        cursor_sort, value, row_id = decode_token(cursor, invalid)
-    except (TypeError, ValueError):
-        raise invalid from None
+    invalid = invalid_cursor("list")
+    cursor_sort, value, row_id = decode_token(cursor, invalid, parts=3)
     if cursor_sort != sort:
         raise ValidationFailed.on(
             "query",

@@ -24,15 +24,16 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.auth import PRESENTED_KEY_STATE, PresentedKey, lookup_key, presented_key
-from app.core.errors import Unauthorized, database_unavailable, problem_response
+from app.core.auth import (
+    PRESENTED_KEY_STATE,
+    PresentedKey,
+    bearer_credentials,
+    lookup_key,
+    presented_key,
+)
+from app.core.errors import Unauthorized, problem_response, send_database_unavailable
 
 log = logging.getLogger("claims_api.auth")
-
-
-def _bearer_key(authorization: str) -> str | None:
-    scheme, _, credentials = authorization.partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
 
 
 class IdentifyKey:
@@ -47,7 +48,7 @@ class IdentifyKey:
         if authorization is None:
             await self.app(scope, receive, send)
             return
-        bearer = _bearer_key(authorization)
+        bearer = bearer_credentials(authorization)
         try:
             key = (
                 await asyncio.to_thread(partial(lookup_key, self.engine, bearer))
@@ -56,11 +57,12 @@ class IdentifyKey:
             )
         except OperationalError as exc:
             log.warning("database unavailable to check an API key: %s", exc.orig)
-            unavailable = database_unavailable(
+            await send_database_unavailable(
                 "The database is unavailable to check the API key; retry shortly.",
-                request=Request(scope),
+                scope,
+                receive,
+                send,
             )
-            await unavailable(scope, receive, send)
             return
         scope.setdefault("state", {})[PRESENTED_KEY_STATE] = PresentedKey(
             key, malformed=bearer is None

@@ -1,7 +1,6 @@
 """Reports: create, read, list, update, delete; and the quotes of the stances citing one."""
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +8,8 @@ from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.ids import parse_id
+from app.core.ids import get_by_id, parse_id
+from app.core.models import table_of
 from app.core.pagination import decode_cursor, encode_cursor, keyset_after
 from app.reports.models import Report, ReportCreate, ReportUpdate, url_key
 from app.reports.quotes import normalise, quote_found
@@ -21,11 +21,7 @@ LIST_SORT = "-published_at"
 
 
 def get_report(*, session: Session, report_id: str, for_update: bool = False) -> Report:
-    query = select(Report).where(Report.id == parse_id(report_id, "report"))
-    report = session.exec(query.with_for_update() if for_update else query).first()
-    if report is None:
-        raise NotFound(f"No report has id '{report_id}'.")
-    return report
+    return get_by_id(session, Report, report_id, "report", for_update=for_update)
 
 
 def _publisher_pk(session: Session, publisher_id: str | None) -> int | None:
@@ -119,7 +115,7 @@ def recheck_quotes(*, session: Session, report_id: int, text: str | None) -> int
         if (found := quote_found(quote, text)) != held
     ]
     if changed:
-        table: Any = Stance.__table__  # type: ignore[attr-defined]
+        table = table_of(Stance)
         session.connection().execute(
             update(table)
             .where(table.c.id == bindparam("pk"))

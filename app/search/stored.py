@@ -6,20 +6,21 @@ reports' titles in another, a chunk of claims at a time, whatever the number of 
 """
 
 from collections.abc import Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from app.claims.models import Claim
+from app.core.models import table_of
 from app.reports.models import Report
 from app.search.column import StanceText, search_text, stance_texts
 from app.stances.models import Stance
 
 CHUNK = 1000  # claims per statement: well under either engine's limit of bound values
 
-_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
-_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
-_report = cast(Table, Report.__table__)  # type: ignore[attr-defined]
+_claim = table_of(Claim)
+_stance = table_of(Stance)
+_report = table_of(Report)
 
 # The stances that add to a column, in the order they add: the ones with a quote or a
 # report (the outer join keeps a report's title, null when it has none).

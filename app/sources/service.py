@@ -5,8 +5,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
-from app.core.ids import parse_id
+from app.core.errors import Conflict
+from app.core.ids import get_by_id
 from app.core.pagination import decode_cursor, encode_cursor, keyset_page
 from app.reports.models import Report
 from app.sources.models import Source, SourceCreate, SourceKind, SourceUpdate, name_key
@@ -19,11 +19,7 @@ LIST_SORT = "name"
 
 
 def get_source(*, session: Session, source_id: str, for_update: bool = False) -> Source:
-    query = select(Source).where(Source.id == parse_id(source_id, "source"))
-    source = session.exec(query.with_for_update() if for_update else query).first()
-    if source is None:
-        raise NotFound(f"No source has id '{source_id}'.")
-    return source
+    return get_by_id(session, Source, source_id, "source", for_update=for_update)
 
 
 def _ensure_name_free(session: Session, name: str, except_id: int | None = None) -> None:

@@ -2,14 +2,15 @@
 
 from datetime import datetime
 
-from pydantic import ConfigDict
-from sqlalchemy import Column, ForeignKey, Index, String, Text
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+from sqlalchemy import Index, String, Text
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import HttpUrlStr, LongText, OptionalId, PublicId, Rfc3339, SourceRef
-from app.core.models import IdType, RequestModel, enum_check
+from app.core.models import IdType, RequestModel, enum_check, id_reference
 from app.core.pagination import Page
 from app.sources.models import SourceSummary
 from app.stances.rules import ClaimStatus, StanceKind
@@ -44,12 +45,8 @@ class Stance(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
-    )
-    source_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("source.id", ondelete="RESTRICT"), nullable=False)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", nullable=False))
+    source_id: int = Field(sa_column=id_reference("source.id", ondelete="RESTRICT", nullable=False))
     stance: str = Field(sa_type=String(8))
     stated_at: datetime = Field(sa_type=UTCDateTime)
     url: str | None = Field(default=None, sa_type=String(2048))
@@ -59,7 +56,7 @@ class Stance(SQLModel, table=True):
     is_current: bool = Field(default=False)
     report_id: int | None = Field(
         default=None,
-        sa_column=Column(IdType, ForeignKey("report.id", ondelete="RESTRICT"), nullable=True),
+        sa_column=id_reference("report.id", ondelete="RESTRICT", nullable=True),
     )
     # Whether the quote occurs in the report's text (app.reports.quotes); kept on write and
     # when the report's text changes.
@@ -78,12 +75,14 @@ STANCE_EXAMPLE = {
 }
 
 
-class StanceCreate(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [STANCE_EXAMPLE]})
+class StanceFields(BaseModel):
+    """What a client writes of a new stance, as POST /claims/{claim_id}/stances and a bulk
+    file's stance line take it. Plain pydantic, so that the bulk line stays off SQLModel's
+    slower path."""
 
     source_id: SourceRef
     stance: StanceKind
-    stated_at: Rfc3339 | None = Field(
+    stated_at: Rfc3339 | None = PydanticField(
         default=None,
         description="When the source took this position (RFC 3339, with an offset). Optional: "
         "left out, it is the time the service received the request, which is rarely when the "
@@ -93,11 +92,15 @@ class StanceCreate(RequestModel):
     quote: LongText | None = None
     reported_via: HttpUrlStr | None = None
     note: LongText | None = None
-    report_id: SourceRef | None = Field(
+    report_id: SourceRef | None = PydanticField(
         default=None,
         description="The id of the report through which we know of the stance. Without "
         "`reported_via`, `reported_via` becomes the report's url.",
     )
+
+
+class StanceCreate(RequestModel, StanceFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [STANCE_EXAMPLE]})
 
 
 class StanceLine(SQLModel):

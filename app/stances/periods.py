@@ -16,11 +16,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Table,
     bindparam,
     delete,
     func,
@@ -32,6 +31,7 @@ from sqlalchemy import (
 )
 
 from app.claims.models import Claim
+from app.core.models import table_of
 from app.sources.models import Source
 from app.stances.models import Stance
 from app.stances.periods_model import ClaimStatusPeriod
@@ -45,10 +45,10 @@ from app.stances.timeline import (
     status_since,
 )
 
-_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
-_source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
-_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
-_period = cast(Table, ClaimStatusPeriod.__table__)  # type: ignore[attr-defined]
+_claim = table_of(Claim)
+_source = table_of(Source)
+_stance = table_of(Stance)
+_period = table_of(ClaimStatusPeriod)
 
 CHUNK = 500  # claims per statement when many are synced at once (bind-parameter limits)
 
@@ -139,17 +139,23 @@ class PeriodsChange:
     status_since: datetime | None
 
 
-def _history_row(row: Any) -> HistoryStance:
+def history_stance(stance: Stance, source: Source) -> HistoryStance:
+    """What the timeline's rules need of a stored stance."""
     return HistoryStance(
-        id=row.id,
-        source_id=row.source_id,
-        source_name=row.name,
-        affiliation=row.affiliation,
-        stance=row.stance,
-        stated_at=row.stated_at,
-        created_at=row.created_at,
-        report_id=row.report_id,
+        id=stance.id,  # type: ignore[arg-type]
+        source_id=stance.source_id,
+        source_name=source.name,
+        affiliation=source.affiliation,
+        stance=stance.stance,
+        stated_at=stance.stated_at,
+        created_at=stance.created_at,
+        report_id=stance.report_id,
     )
+
+
+def _history_row(row: Any) -> HistoryStance:
+    # A _HISTORY_COLUMNS row has the stance's columns and its source's name and affiliation.
+    return history_stance(row, row)
 
 
 def _stored_key(row: Any) -> tuple[object, ...]:

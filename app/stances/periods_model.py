@@ -3,11 +3,11 @@ write (app/stances/periods.py) so that lists as of a past time are served by an 
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String
+from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.core.models import IdType, enum_check
+from app.core.models import IdType, enum_check, id_reference
 from app.stances.rules import ClaimStatus
 
 
@@ -56,9 +56,7 @@ class ClaimStatusPeriod(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), nullable=False)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", nullable=False))
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
     status: str = Field(sa_type=String(16))
@@ -66,7 +64,7 @@ class ClaimStatusPeriod(SQLModel, table=True):
     denying_sources: int
     status_since: datetime = Field(sa_type=UTCDateTime)
     changed_by_stance_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("stance.id", ondelete="CASCADE"), nullable=False)
+        sa_column=id_reference("stance.id", ondelete="CASCADE", nullable=False)
     )
     # The claim's own created_at and updated_at (recorded time), the keys the list sorts
     # by: set on insert, and kept equal to the claim's by the trigger of migration 0013.

@@ -18,9 +18,9 @@ from app.core.pagination import (
 from app.events.outbox import EventType, claim_snapshot, emit, emit_status_changed
 from app.sources.models import Source, SourceSummary
 from app.stances.models import Stance, StancePage, StancePublic, Timeline, TimelinePeriod
-from app.stances.periods import sync_periods
+from app.stances.periods import history_stance, sync_periods
 from app.stances.rules import CurrentStance, DerivedStatus, StanceKind, derive_status
-from app.stances.timeline import HistoryStance, explained_replay, known_by
+from app.stances.timeline import explained_replay, known_by
 
 HISTORY_SORT = "-stated_at"
 # A stance with the source it embeds.
@@ -94,20 +94,6 @@ def claim_history(*, session: Session, claim_id: int) -> list[StanceRow]:
         .order_by(col(Stance.stated_at), col(Stance.id))
     )
     return [(stance, source) for stance, source in session.exec(query)]
-
-
-def history_stance(stance: Stance, source: Source) -> HistoryStance:
-    """What the timeline's rules need of a stored stance."""
-    return HistoryStance(
-        id=stance.id,  # type: ignore[arg-type]
-        source_id=stance.source_id,
-        source_name=source.name,
-        affiliation=source.affiliation,
-        stance=stance.stance,
-        stated_at=stance.stated_at,
-        created_at=stance.created_at,
-        report_id=stance.report_id,
-    )
 
 
 def claim_timeline(*, session: Session, claim_id: int, known_at: datetime | None) -> Timeline:

@@ -17,13 +17,12 @@ once, for the event and for the response.
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Connection,
     String,
-    Table,
     bindparam,
     case,
     func,
@@ -41,6 +40,7 @@ from app.claims.models import Claim
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import parse_id
+from app.core.models import table_of
 from app.events.models import Event, EventType
 from app.events.outbox import claim_snapshot_of, event_row
 from app.reports.models import Report
@@ -51,11 +51,11 @@ from app.stances.models import Stance, StanceCreate, StancePublic
 from app.stances.periods import PeriodsChange, extend_periods, sync_periods_from
 from app.stances.rules import StanceKind, StatusCounts, counts_after, status_of, supersedes
 
-_claim = cast(Table, Claim.__table__)  # type: ignore[attr-defined]
-_source = cast(Table, Source.__table__)  # type: ignore[attr-defined]
-_stance = cast(Table, Stance.__table__)  # type: ignore[attr-defined]
-_event = cast(Table, Event.__table__)  # type: ignore[attr-defined]
-_report = cast(Table, Report.__table__)  # type: ignore[attr-defined]
+_claim = table_of(Claim)
+_source = table_of(Source)
+_stance = table_of(Stance)
+_event = table_of(Event)
+_report = table_of(Report)
 
 # Built once: a statement object memoizes its cache key, so each execution skips that work.
 _LOCK_SOURCE = (

@@ -27,9 +27,8 @@ from sqlmodel import Session, SQLModel, col, select
 
 from app.claims.models import Claim, ClaimPublic
 from app.core.db import UTCDateTime
-from app.core.errors import ValidationFailed
 from app.core.models import IdType
-from app.core.pagination import Page, decode_token, encode_token
+from app.core.pagination import Page, decode_token, encode_token, invalid_cursor
 from app.reports.models import Report, ReportSummary
 from app.sources.models import Source, SourcePublic
 
@@ -89,13 +88,8 @@ def encode_position(txid: int, seq: int) -> str:
 
 
 def decode_position(cursor: str) -> tuple[int, int]:
-    invalid = ValidationFailed.on(
-        "query", "cursor", "is not a cursor this feed issued", "invalid_cursor"
-    )
-    try:
-        kind, txid, seq = decode_token(cursor, invalid)
-    except (TypeError, ValueError):
-        raise invalid from None
+    invalid = invalid_cursor("feed")
+    kind, txid, seq = decode_token(cursor, invalid, parts=3)
     if kind != CURSOR_KIND or type(txid) is not int or type(seq) is not int:
         raise invalid
     if not (0 <= txid < 2**63 and 0 <= seq < 2**63):

@@ -1,6 +1,7 @@
 """POST /bulk and GET /export, claims-api NDJSON in and out (docs/bulk.md), and /changes,
 the feed a sync job follows, deletions included (docs/sync.md)."""
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -82,19 +83,18 @@ async def import_bulk(request: Request, session: WriteSession, _key: WriteKey) -
         raise UnsupportedMediaType(f"Send the body as {MEDIA_TYPE} (one JSON object a line).")
     body = await request.body()
     importer = await run_in_threadpool(import_body, session=session, body=body)
-    counts = importer.counts
     return BulkResult(
-        lines=counts.lines,
-        sources_created=counts.sources_created,
-        sources_matched=counts.sources_matched,
-        reports_created=counts.reports_created,
-        reports_matched=counts.reports_matched,
-        claims_created=counts.claims_created,
-        stances_created=counts.stances_created,
-        source_ids={k: str(v) for k, v in importer.source_ids.items()},
-        report_ids={k: str(v) for k, v in importer.reports.ids.items()},
-        claim_ids={k: str(v) for k, v in importer.claim_ids.items()},
+        # The counts by name; verdicts_written, which the answer does not carry, is ignored.
+        **asdict(importer.counts),
+        source_ids=_public_ids(importer.source_ids),
+        report_ids=_public_ids(importer.reports.ids),
+        claim_ids=_public_ids(importer.claim_ids),
     )
+
+
+def _public_ids(ids: dict[str, int]) -> dict[str, str]:
+    """The file's ids -> database ids, as public (string) ids."""
+    return {label: str(pk) for label, pk in ids.items()}
 
 
 @router.get(

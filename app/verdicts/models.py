@@ -5,12 +5,12 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import HttpUrlStr, LongText, PublicId, ShortText, SourceRef, UtcDatetime
-from app.core.models import IdType, RequestModel
+from app.core.models import RequestModel, id_reference
 from app.sources.models import SourceSummary
 from app.verdicts.rating import Rating
 
@@ -28,15 +28,11 @@ class Verdict(SQLModel, table=True):
         Index("ix_verdict_source_id_url", "source_id", "url"),
     )
 
-    claim_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True)
-    )
+    claim_id: int = Field(sa_column=id_reference("claim.id", ondelete="CASCADE", primary_key=True))
     rating: str = Field(sa_type=String(16))
     textual_rating: str | None = Field(default=None, sa_type=String(200))
     explanation: str | None = Field(default=None, sa_type=Text)
-    source_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("source.id", ondelete="RESTRICT"), nullable=False)
-    )
+    source_id: int = Field(sa_column=id_reference("source.id", ondelete="RESTRICT", nullable=False))
     reviewed_at: datetime = Field(sa_type=UTCDateTime)
     url: str | None = Field(default=None, sa_type=String(2048))
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -24,7 +23,7 @@ from sqlmodel import SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.fields import HttpUrlStr, LanguageTag, PublicId, StorableStr, Tag
-from app.core.models import IdType, PatchModel, RequestModel
+from app.core.models import IdType, PatchModel, RequestModel, id_reference
 from app.core.pagination import Page
 from app.events.models import EventType
 from app.stances.rules import ClaimStatus
@@ -78,11 +77,9 @@ class WebhookDelivery(SQLModel, table=True):
 
     id: int | None = SQLField(default=None, sa_type=IdType, primary_key=True)
     webhook_id: int = SQLField(
-        sa_column=Column(IdType, ForeignKey("webhook.id", ondelete="CASCADE"), nullable=False)
+        sa_column=id_reference("webhook.id", ondelete="CASCADE", nullable=False)
     )
-    event_id: int = SQLField(
-        sa_column=Column(IdType, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
-    )
+    event_id: int = SQLField(sa_column=id_reference("event.id", ondelete="CASCADE", nullable=False))
     # The `webhook-id` header: the same on every attempt, so receivers can deduplicate.
     message_id: str = SQLField(sa_type=String(40), unique=True)
     status: str = SQLField(sa_type=String(16), default=DeliveryStatus.pending.value)
@@ -105,9 +102,7 @@ class WebhookAttempt(SQLModel, table=True):
 
     id: int | None = SQLField(default=None, sa_type=IdType, primary_key=True)
     delivery_id: int = SQLField(
-        sa_column=Column(
-            IdType, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=id_reference("webhook_delivery.id", ondelete="CASCADE", nullable=False)
     )
     attempted_at: datetime = SQLField(sa_type=UTCDateTime)
     status_code: int | None = SQLField(default=None, sa_type=Integer)

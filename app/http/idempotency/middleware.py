@@ -11,8 +11,10 @@ retry runs again.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -21,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import FieldError, database_unavailable, problem_response
+from app.core.auth import bearer_credentials
+from app.core.errors import FieldError, problem_response, send_database_unavailable
 from app.http.idempotency import store
 from app.http.idempotency.in_transaction import hand_to_route
 
 log = logging.getLogger("claims_api.idempotency")
+T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -57,8 +61,7 @@ def parse_key(values: list[str]) -> str:
 
 
 def _bearer(headers: Headers) -> str | None:
-    scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    return bearer_credentials(headers.get("authorization", ""))
 
 
 class IdempotencyKeys:
@@ -90,21 +93,18 @@ class IdempotencyKeys:
             await self._handle(scope, receive, send, headers, key)
         except OperationalError as exc:
             log.warning("database unavailable for idempotency keys: %s", exc.orig)
-            unavailable = database_unavailable(
+            await send_database_unavailable(
                 "The database is unavailable; retry shortly with the same Idempotency-Key.",
-                request=Request(scope),
+                scope,
+                receive,
+                send,
             )
-            await unavailable(scope, receive, send)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: str
     ) -> None:
         bearer = _bearer(headers)
-        owner = (
-            await asyncio.to_thread(partial(store.key_owner, engine=self.engine, key=bearer))
-            if bearer
-            else None
-        )
+        owner = await self._in_thread(store.key_owner, key=bearer) if bearer else None
         if owner is None:
             # No live key: authentication answers 401, and there is no one to scope by.
             await self.app(scope, receive, send)
@@ -113,20 +113,14 @@ class IdempotencyKeys:
         if body is None:
             return  # the client went away before sending its body
         await self._purge_now_and_then()
-        outcome = await asyncio.to_thread(
-            partial(
-                store.claim,
-                engine=self.engine,
-                api_key_id=owner,
-                key=key,
-                lease=self.lease,
-                fingerprint=store.fingerprint(
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=scope["query_string"],
-                    body=body,
-                ),
-            )
+        outcome = await self._in_thread(
+            store.claim,
+            api_key_id=owner,
+            key=key,
+            lease=self.lease,
+            fingerprint=store.fingerprint(
+                method=scope["method"], path=scope["path"], query=scope["query_string"], body=body
+            ),
         )
         if isinstance(outcome, store.Proceed):
             hand_to_route(scope, outcome)
@@ -172,15 +166,12 @@ class IdempotencyKeys:
                 for name, value in start.get("headers", [])
             }
             try:
-                recorded = await asyncio.to_thread(
-                    partial(
-                        store.complete,
-                        engine=self.engine,
-                        claimed=claimed,
-                        status_code=status,
-                        headers=response_headers,
-                        body=answer,
-                    )
+                recorded = await self._in_thread(
+                    store.complete,
+                    claimed=claimed,
+                    status_code=status,
+                    headers=response_headers,
+                    body=answer,
                 )
                 if not recorded:
                     log.warning("idempotency key lease lost before the answer was recorded")
@@ -190,6 +181,10 @@ class IdempotencyKeys:
                 log.error("could not record the answer of an idempotent request: %s", exc.orig)
         for message in messages:
             await send(message)
+
+    async def _in_thread(self, call: Callable[..., T], **kwargs: Any) -> T:
+        """A store call on this middleware's engine, off the event loop."""
+        return await asyncio.to_thread(partial(call, engine=self.engine, **kwargs))
 
     def _release_quietly(self, claimed: store.Proceed) -> None:
         try:
@@ -204,7 +199,7 @@ class IdempotencyKeys:
             return
         self._next_purge = now + PURGE_EVERY_SECONDS
         try:
-            await asyncio.to_thread(partial(store.purge_expired, engine=self.engine))
+            await self._in_thread(store.purge_expired)
         except OperationalError as exc:
             log.warning("could not purge expired idempotency keys: %s", exc.orig)
 

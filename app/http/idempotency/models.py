@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.core.models import IdType
+from app.core.models import IdType, id_reference
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -24,7 +24,7 @@ class IdempotencyKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_type=IdType, primary_key=True)
     api_key_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False)
+        sa_column=id_reference("api_key.id", ondelete="CASCADE", nullable=False)
     )
     key: str = Field(sa_type=String(255))
     # SHA-256 of method, path, query and body: the same key with another request is refused.

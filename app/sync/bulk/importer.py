@@ -67,6 +67,17 @@ __all__ = ["MEDIA_TYPE", "ImportCounts", "Importer", "LineError", "import_body",
 DEFAULT_BATCH_SIZE = 5000
 
 
+def _require_earlier(
+    number: int, labels: set[str], label: str | None, kind: str, field_name: str
+) -> None:
+    """A line's reference to a `kind` line (None refers to none): it must have come
+    earlier in the file, or the line is 422 `unknown_<kind>` naming the field."""
+    if label is not None and label not in labels:
+        raise LineError.one(
+            number, f"no earlier {kind} line has id '{label}'", f"unknown_{kind}", field_name
+        )
+
+
 @dataclass
 class ImportCounts:
     lines: int = 0
@@ -158,40 +169,13 @@ class Importer:
         labels.add(record.id)
 
     def _check_publisher(self, number: int, record: ReportRecord) -> None:
-        if record.publisher_id is not None and record.publisher_id not in self._source_labels:
-            raise LineError.one(
-                number,
-                f"no earlier source line has id '{record.publisher_id}'",
-                "unknown_source",
-                "publisher_id",
-            )
-
-    def _check_cited_report(self, number: int, record: StanceRecord) -> None:
-        if record.report_id is not None and record.report_id not in self._report_labels:
-            raise LineError.one(
-                number,
-                f"no earlier report line has id '{record.report_id}'",
-                "unknown_report",
-                "report_id",
-            )
+        _require_earlier(number, self._source_labels, record.publisher_id, "source", "publisher_id")
 
     def _check_references(self, number: int, record: StanceRecord | VerdictRecord) -> None:
         if isinstance(record, StanceRecord):
-            self._check_cited_report(number, record)
-        if record.claim_id not in self._claim_labels:
-            raise LineError.one(
-                number,
-                f"no earlier claim line has id '{record.claim_id}'",
-                "unknown_claim",
-                "claim_id",
-            )
-        if record.source_id not in self._source_labels:
-            raise LineError.one(
-                number,
-                f"no earlier source line has id '{record.source_id}'",
-                "unknown_source",
-                "source_id",
-            )
+            _require_earlier(number, self._report_labels, record.report_id, "report", "report_id")
+        _require_earlier(number, self._claim_labels, record.claim_id, "claim", "claim_id")
+        _require_earlier(number, self._source_labels, record.source_id, "source", "source_id")
 
     # --- writing ---------------------------------------------------------------
 

@@ -9,24 +9,20 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 
-from app.claims.models import unique_tags
+from app.claims.models import ClaimFields
 from app.core.errors import FieldError, ValidationFailed
 from app.core.fields import (
-    MAX_TAGS,
-    ClaimText,
     HttpUrlStr,
-    LanguageTag,
     LongText,
     ShortText,
-    Tag,
     UtcDatetime,
 )
-from app.reports.models import ReportText, Title
+from app.reports.models import ReportFields
 from app.sources.models import SourceFields
-from app.stances.rules import ClaimStatus, StanceKind
+from app.stances.models import StanceFields
+from app.stances.rules import ClaimStatus
 from app.verdicts.rating import Rating
 
 FORMAT = "claims-api-ndjson"
@@ -53,6 +49,15 @@ class _Line(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Labelled(_Line):
+    """The head of a line with a label of its own. A record lists it after the API fields
+    it shares (`class XRecord(XFields, _Labelled)`), so that pydantic, which orders fields
+    from the last base to the first, keeps the file's order: type, id, then the rest."""
+
+    type: str
+    id: FileRef
+
+
 class SourceRecord(_Line, SourceFields):
     type: Literal["source"]
     id: FileRef
@@ -60,14 +65,10 @@ class SourceRecord(_Line, SourceFields):
     updated_at: UtcDatetime | None = None
 
 
-class ClaimRecord(_Line):
+class ClaimRecord(ClaimFields, _Labelled):
     type: Literal["claim"]
-    id: FileRef
-    text: ClaimText
-    language: LanguageTag = "en"
-    place: ShortText | None = None
+    # The file's datetimes: any aware datetime pydantic reads (the API takes RFC 3339 only).
     occurred_at: UtcDatetime | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
@@ -76,35 +77,30 @@ class ClaimRecord(_Line):
     denying_sources: int | None = None
     status_since: UtcDatetime | None = None
 
-    _unique_tags = field_validator("tags")(unique_tags)
 
-
-class ReportRecord(_Line):
+class ReportRecord(ReportFields, _Labelled):
     type: Literal["report"]
-    id: FileRef
-    url: HttpUrlStr
-    title: Title | None = None
+    # A label of the file (an earlier source line's id), and the file's kind of datetime.
     publisher_id: FileRef | None = None
     published_at: UtcDatetime | None = None
-    language: LanguageTag = "en"
-    text: ReportText | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
     # Written by export, kept by the database on import.
     stance_count: int | None = None
 
 
-class StanceRecord(_Line):
-    type: Literal["stance"]
-    id: FileRef
+class _OfClaim(_Labelled):
+    """A stance line's head: its claim comes before the stance's API fields."""
+
     claim_id: FileRef
+
+
+class StanceRecord(StanceFields, _OfClaim):
+    type: Literal["stance"]
+    # Labels of the file (earlier source and report lines), not ids of stored rows, and
+    # the file's kind of datetime.
     source_id: FileRef
-    stance: StanceKind
     stated_at: UtcDatetime | None = None
-    url: HttpUrlStr | None = None
-    quote: LongText | None = None
-    reported_via: HttpUrlStr | None = None
-    note: LongText | None = None
     report_id: FileRef | None = None
     created_at: UtcDatetime | None = None
     # Written by export, recomputed on import.

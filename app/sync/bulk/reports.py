@@ -4,16 +4,16 @@ search finds its claim by)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from app.core.models import table_of
 from app.reports.models import Report, url_key
 from app.reports.quotes import found_in, normalise
 from app.search.column import StanceText
 from app.sync.bulk.records import ReportRecord, StanceRecord
 
-_REPORT: Any = Report.__table__  # type: ignore[attr-defined]
+_REPORT = table_of(Report)
 _CHUNK = 1000
 
 
