@@ -141,10 +141,19 @@ def _run_ms(engine: sa.Engine, statement: str, parameters: Any) -> float:
     return best * 1000
 
 
+# The as-of list's other index: the periods begun by T, read and sorted when its two
+# bounded counts found few of them (app/claims/as_of_list.py), so that sort is bounded.
+AS_OF_RANGE = "ix_claim_status_period_status_valid_from"
+
+
 def verdict(name: str, statements: list[dict[str, Any]]) -> bool:
     if name not in ORDERED_LISTS:
         return True
-    return all(s["served"] for s in statements if s["paged"])
+    return all(
+        s["served"] or any(AS_OF_RANGE in line for line in s["plan"])
+        for s in statements
+        if s["paged"]
+    )
 
 
 def report(runs: list[tuple[build.Archive, list[dict[str, Any]]]]) -> tuple[str, bool]:
