@@ -16,8 +16,6 @@ to, and why).
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from app.core.config import Settings
 from app.main import create_app
 from bench import build
 from bench.scenarios import Scenario, pick_params, read_scenarios
+from tests.helpers import captured_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "PLANS.md"
@@ -42,21 +41,6 @@ NOT_WALKS = {
     "claim": "a read by key",
     "timeline": "a read by key",
 }
-
-
-@contextmanager
-def captured(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
-    ran: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            ran.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        yield ran
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
 
 
 def sqlite_plan(engine: sa.Engine, statement: str, parameters: Any) -> tuple[list[str], bool]:
@@ -111,11 +95,13 @@ def explain(archive: build.Archive, scenarios: list[Scenario]) -> list[dict[str,
     found = []
     with TestClient(app) as client:
         for scenario in scenarios:
-            with captured(engine) as ran:
+            with captured_sql(engine) as ran:
                 answer = client.get(scenario.app_url)
             assert answer.status_code == 200, (scenario.app_url, answer.text[:300])
             statements = []
             for statement, parameters in ran:
+                if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                    continue
                 lines, served = plan(engine, statement, parameters)
                 ms = _run_ms(engine, statement, parameters)
                 paged = " LIMIT " in statement and not statement.lstrip().upper().startswith(

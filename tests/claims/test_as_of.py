@@ -276,6 +276,14 @@ def test_bad_times_are_422_naming_the_parameter(
         assert [e["field"] for e in response.json()["errors"]] == [name], response.text
 
 
+def _check_finds_then_repairs(database_url: str, tmp_path: Path, mismatch: str) -> None:
+    """`claims-api check` reports exactly this one mismatch, and `--repair` mends it."""
+    found = run_cli(database_url, tmp_path, "check")
+    assert (found.returncode, found.stdout) == (1, f"{mismatch}\n1 mismatch(es) found\n")
+    repaired = run_cli(database_url, tmp_path, "check", "--repair")
+    assert repaired.stdout.splitlines()[-1] == "0 mismatch(es) remain"
+
+
 def test_check_verifies_and_repairs_the_periods(
     app: FastAPI, client: TestClient, auth: dict[str, str], database_url: str, tmp_path: Path
 ) -> None:
@@ -288,14 +296,11 @@ def test_check_verifies_and_repairs_the_periods(
             sa.text("DELETE FROM claim_status_period WHERE claim_id = :id AND valid_to IS NULL"),
             {"id": int(claim_id)},
         )
-    found = run_cli(database_url, tmp_path, "check")
-    assert (found.returncode, found.stdout) == (
-        1,
-        f"claim {claim_id}: status periods (or status_since) differ from the replay of its "
-        "stances\n1 mismatch(es) found\n",
+    _check_finds_then_repairs(
+        database_url,
+        tmp_path,
+        f"claim {claim_id}: status periods (or status_since) differ from the replay of its stances",
     )
-    repaired = run_cli(database_url, tmp_path, "check", "--repair")
-    assert repaired.stdout.splitlines()[-1] == "0 mismatch(es) remain"
     assert client.get(f"/claims/{claim_id}/timeline").json() == before
     listed = client.get("/claims", params={"as_of": EVENING, "status": "disputed"}).json()
     assert ids(listed) == [claim_id]
@@ -392,14 +397,11 @@ def test_check_finds_and_repairs_a_stale_copy_of_the_claims_times_on_its_periods
             sa.text("UPDATE claim_status_period SET claim_updated_at = :then WHERE claim_id = :id"),
             {"id": int(claim_id), "then": datetime(2001, 1, 1, tzinfo=UTC)},
         )
-    found = run_cli(database_url, tmp_path, "check")
-    assert (found.returncode, found.stdout) == (
-        1,
-        f"claim {claim_id}: its status periods' copy of its created_at / updated_at is stale\n"
-        "1 mismatch(es) found\n",
+    _check_finds_then_repairs(
+        database_url,
+        tmp_path,
+        f"claim {claim_id}: its status periods' copy of its created_at / updated_at is stale",
     )
-    repaired = run_cli(database_url, tmp_path, "check", "--repair")
-    assert repaired.stdout.splitlines()[-1] == "0 mismatch(es) remain"
     assert run_cli(database_url, tmp_path, "check").stdout == "0 mismatch(es) found\n"
     again = client.get("/claims", params={"as_of": EVENING, "status": "disputed"}).json()
     assert again["items"] == listed["items"]
