@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from app.claims.models import Claim
 from app.claims.service import get_claim
 from app.core.db import utcnow, write_engine
+from app.core.models import table_of
 from app.search.column import same_column
 from app.search.stored import chunked, expected_columns, rewrite_columns
 from app.sources.models import Source
@@ -134,7 +135,7 @@ def find_mismatches(*, engine: Engine) -> Iterator[Mismatch]:
 def _stale_period_times(conn: Connection, claim_pks: list[int]) -> set[int]:
     """The claims whose periods' copy of the claim's created_at / updated_at (the order of
     the as-of lists' indexes, kept by migration 0013's trigger) differs from the claim's."""
-    period, claim = ClaimStatusPeriod.__table__, Claim.__table__  # type: ignore[attr-defined]
+    period, claim = table_of(ClaimStatusPeriod), table_of(Claim)
     query = (
         select(period.c.claim_id)
         .distinct()
