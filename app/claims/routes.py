@@ -1,5 +1,6 @@
 """/claims: the list, and one claim."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -11,16 +12,17 @@ from sqlmodel import Session
 from app.claims import csv as claims_csv
 from app.claims import service
 from app.claims.detail import claim_detail, claim_detail_at
+from app.claims.filters import ClaimSort
 from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
 from app.claims.query import ClaimQuery
 from app.core.auth import ReadAccess, WriteKey
-from app.core.db import read_once
-from app.core.deps import ReadSession, WriteSession
+from app.core.db import read_once, read_session, run_read
+from app.core.deps import WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
 from app.core.pagination import next_link
 from app.core.query import list_fields, validate_query
-from app.http.conditional import IfNoneMatch, if_match, read_responses, respond, tagged
+from app.http.conditional import IfNoneMatch, if_match, read_responses, represented, tagged
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, delete_one, update_one
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
@@ -30,11 +32,12 @@ router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
 
 @router.get("", include_in_schema=False)
 async def list_claims(request: Request) -> Response:
-    # An async route with one thread-pool hop for the database work (a sync route and its
-    # session dependency cost three), and its query validated in one call (app/core/query.py).
+    # An async route, its query validated in one call (app/core/query.py) and its read run
+    # by run_read: on the event loop for SQLite, one thread-pool hop for PostgreSQL.
     query = validate_query(ClaimQuery, _LISTS, request)
     engine = request.app.state.engine
     if claims_csv.wants_csv(request.headers.get("accept", "")):
+        # Streamed in chunks, each its own read: in the thread pool on every engine.
         return await run_in_threadpool(
             claims_csv.csv_response,
             engine=engine,
@@ -44,7 +47,10 @@ async def list_claims(request: Request) -> Response:
             limit=query.limit if "limit" in request.query_params else None,
             link=lambda after: next_link(request, after),
         )
-    body, next_cursor = await run_in_threadpool(_claim_page, engine, query)
+    # A ranked search orders every match, and a list as of a past time walks the periods:
+    # their time grows with the archive.
+    long = query.sort is ClaimSort.relevance or query.as_of is not None
+    body, next_cursor = await run_read(engine, _claim_page, query, long=long)
     return Response(body, media_type="application/json", headers=next_link(request, next_cursor))
 
 
@@ -113,11 +119,9 @@ def create_claim(
         200: {**JSONLD_RESPONSE[200], **read_responses()[200]},
     },
 )
-def get_claim(
+async def get_claim(
     claim_id: str,
     request: Request,
-    response: Response,
-    session: ReadSession,
     as_of: Annotated[
         Rfc3339 | None,
         Query(description="Stated time: the claim as its sources had stated it by then."),
@@ -127,20 +131,41 @@ def get_claim(
         Query(description="Recorded time: count only the stances recorded by then."),
     ] = None,
     if_none_match: IfNoneMatch = None,
-) -> ClaimDetail | Response:
+) -> Response:
     """One claim with each source's current stance, the reason for its status, and its
     verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`
     (always the present review). With `as_of` and/or `known_at`, the claim as stated by
     then and as known then."""
-    claim = service.get_claim(session=session, claim_id=claim_id)
-    if prefers_jsonld(request):
-        return jsonld_response(request=request, session=session, claim=claim)
-    response.headers["Vary"] = "Accept"
-    if as_of is None and known_at is None:
-        detail = claim_detail(session=session, claim=claim)
-    else:
-        detail = claim_detail_at(session=session, claim=claim, as_of=as_of, known_at=known_at)
-    return respond(response, detail, if_none_match)
+    present = as_of is None and known_at is None
+    return await run_read(
+        request.app.state.engine,
+        _claim_response,
+        request,
+        claim_id,
+        as_of,
+        known_at,
+        if_none_match,
+        long=not present,  # a replay of the claim's whole history
+    )
+
+
+def _claim_response(
+    engine: Engine,
+    request: Request,
+    claim_id: str,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    if_none_match: str | None,
+) -> Response:
+    with read_session(engine) as session:
+        claim = service.get_claim(session=session, claim_id=claim_id)
+        if prefers_jsonld(request):
+            return jsonld_response(request=request, session=session, claim=claim)
+        if as_of is None and known_at is None:
+            detail = claim_detail(session=session, claim=claim)
+        else:
+            detail = claim_detail_at(session=session, claim=claim, as_of=as_of, known_at=known_at)
+    return represented(detail, if_none_match, headers={"Vary": "Accept"})
 
 
 def _current_claim(session: Session, claim_id: str) -> ClaimDetail:

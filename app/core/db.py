@@ -1,10 +1,13 @@
 """Engines, the UTC datetime column type, and the session dependencies."""
 
+import functools
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import DateTime, Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
@@ -12,11 +15,24 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
 from app.core.config import Settings
-from app.core.db_bounds import bound_postgres, bound_sqlite, postgres_connect_args
+from app.core.db_bounds import (
+    LOOP_BUDGET_OPTION,
+    bound_postgres,
+    bound_sqlite,
+    postgres_connect_args,
+)
 from app.core.writer_queue import QueuedWriterConnection
 
 WRITE_OPTION = "claims_write"
+# SQLite: no BEGIN for this read (read_once). Not isolation_level="AUTOCOMMIT", whose
+# switch SQLAlchemy makes and undoes on the pysqlite connection at every checkout, and whose
+# undoing gives transaction control back to pysqlite.
+READ_ONCE_OPTION = "claims_read_once"
+Result = TypeVar("Result")
 SQLITE_BEGIN_RETRIES = 5
+# How long one statement of a read may hold the event loop (run_read): an index-served page
+# takes a tenth of a millisecond.
+LOOP_BUDGET_SECONDS = 0.004
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,8 +113,8 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         # A writer that reads first and writes later can fail at once with
         # SQLITE_BUSY; taking the write lock up front makes it wait its turn.
         options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return  # one-statement reads (read_once): no BEGIN, no ROLLBACK
+        if options.get(READ_ONCE_OPTION):
+            return  # one-statement reads: no BEGIN, no ROLLBACK
         if not options.get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN")
             return
@@ -136,9 +152,44 @@ def read_once(engine: Engine) -> Session:
     """A session for reads that are one statement each (a page of a list): autocommit, so
     there is no BEGIN and ROLLBACK around the statement (two round trips on PostgreSQL). A
     read of several statements that must agree uses read_session, one transaction."""
-    return Session(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return Session(_read_once_engine(engine))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_once_engine(engine: Engine) -> Engine:
+    # Derived once per engine: deriving costs more than an index-served page.
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONCE_OPTION: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@functools.lru_cache(maxsize=64)
+def _on_loop_engine(engine: Engine) -> Engine:
+    return engine.execution_options(**{LOOP_BUDGET_OPTION: LOOP_BUDGET_SECONDS})
 
 
 def write_session(engine: Engine) -> Session:
     """A session whose SQLite transactions begin IMMEDIATE; objects stay loaded after commit."""
     return Session(write_engine(engine), expire_on_commit=False)
+
+
+async def run_read(
+    engine: Engine, read: Callable[..., Result], *args: Any, long: bool = False
+) -> Result:
+    """`read(engine, *args)`, a blocking read, from an async route.
+
+    A SQLite read is a call into the library on this process's own file: an index-served
+    page or one claim takes less time than a thread-pool hop, and under load each hop, and
+    each statement in a worker thread, waits for the GIL, which halved the lists'
+    throughput (bench/NOTES.md). So it runs on the event loop, with a budget: a statement
+    that runs past LOOP_BUDGET_SECONDS (a filter that matches few claims walks far) is
+    interrupted, and the read runs again in the thread pool, where it holds no one up.
+    A PostgreSQL read waits on the network, and a `long` one (a ranked search, a replay, a
+    CSV export) grows with the archive: they take one hop to the pool at once."""
+    if engine.dialect.name == "sqlite" and not long:
+        try:
+            return read(_on_loop_engine(engine), *args)
+        except OperationalError as exc:
+            if "interrupted" not in str(exc.orig):
+                raise
+    return await run_in_threadpool(read, engine, *args)

@@ -9,7 +9,9 @@ short for the pool's pre-ping on checkout (`SELECT 1` answers at once or the ser
 answering), and statement_timeout plus a margin for everything else. A connection that
 timed out is thrown away, never reused. Connecting is bounded by `connect_timeout`.
 
-SQLite: a progress handler interrupts any statement that runs past the same limit.
+SQLite: a progress handler interrupts any statement that runs past the same limit, or past
+the shorter budget of a read that runs on the event loop (LOOP_BUDGET_OPTION, app.core.db's
+run_read).
 """
 
 import sqlite3
@@ -26,6 +28,9 @@ from app.core.config import Settings
 # Seconds granted past statement_timeout, so that the server's own cancel comes first.
 QUERY_MARGIN_SECONDS = 2.0
 SQLITE_PROGRESS_STEPS = 10_000  # virtual machine steps between two looks at the clock
+# An engine execution option: seconds a statement may run before SQLite interrupts it,
+# in place of statement_timeout_ms.
+LOOP_BUDGET_OPTION = "claims_loop_budget"
 
 
 class DatabaseTimeout(psycopg.OperationalError):
@@ -101,7 +106,7 @@ def bound_sqlite(engine: Engine, settings: Settings) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def start_clock(conn: Any, _cursor: Any, *_args: Any) -> None:
-        deadline = time.monotonic() + limit
+        deadline = time.monotonic() + conn.get_execution_options().get(LOOP_BUDGET_OPTION, limit)
         raw: sqlite3.Connection = conn.connection.driver_connection
         # Returning true from the handler makes SQLite abort the statement: "interrupted".
         raw.set_progress_handler(lambda: time.monotonic() > deadline, SQLITE_PROGRESS_STEPS)

@@ -53,9 +53,12 @@ class PreconditionFailed(AppError):
 
 
 def etag_of(representation: BaseModel) -> str:
-    """The strong ETag of a representation: a hash of its JSON."""
-    digest = hashlib.sha256(representation.model_dump_json().encode()).hexdigest()
-    return f'"{digest[:32]}"'
+    """The strong ETag of a representation: a hash of its JSON, as served."""
+    return _etag(representation.model_dump_json(by_alias=True).encode())
+
+
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
 
 
 def _tags(header: str) -> list[tuple[bool, str]]:
@@ -93,6 +96,19 @@ def respond(
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
     return representation
+
+
+def represented(
+    representation: BaseModel, if_none_match: str | None, headers: dict[str, str] | None = None
+) -> Response:
+    """respond() for a route that returns its Response: the JSON serialized once (and
+    hashed for the ETag), not validated again by FastAPI's response_model, which then only
+    documents it."""
+    body = representation.model_dump_json(by_alias=True).encode()
+    etag = _etag(body)
+    if not none_match(if_none_match, etag):
+        return Response(status_code=304, headers={**(headers or {}), "ETag": etag})
+    return Response(body, media_type="application/json", headers={**(headers or {}), "ETag": etag})
 
 
 def tagged(response: Response, representation: Representation) -> Representation:
