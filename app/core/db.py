@@ -145,7 +145,13 @@ def write_engine(engine: Engine) -> Engine:
 
 
 def read_session(engine: Engine) -> Session:
-    return Session(engine)
+    """A session for a read of several statements that must agree (a claim and its
+    stances). SQLite: one deferred transaction, one snapshot. PostgreSQL: autocommit, as
+    read_once; at READ COMMITTED each statement takes its own snapshot inside a transaction
+    too, so BEGIN and ROLLBACK would cost two round trips and buy no agreement."""
+    if engine.dialect.name == "sqlite":
+        return Session(engine)
+    return read_once(engine)
 
 
 def read_once(engine: Engine) -> Session:

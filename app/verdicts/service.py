@@ -7,6 +7,7 @@ One verdict per claim. Writing or withdrawing it is a change to the claim: the c
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, exists, select
 
 from app.claims.models import Claim
@@ -29,13 +30,17 @@ def verdict_public(verdict: Verdict, source: Source) -> VerdictPublic:
     )
 
 
+# Built once, as stances.service's current stances: every claim detail reads it.
+_VERDICT_OF_CLAIM = (
+    select(Verdict, Source)
+    .join(Source, col(Source.id) == Verdict.source_id)
+    .where(col(Verdict.claim_id) == bindparam("claim_id"))
+)
+
+
 def find_verdict(*, session: Session, claim_id: int) -> VerdictPublic | None:
     """The claim's verdict with its source, or None."""
-    row = session.exec(
-        select(Verdict, Source)
-        .join(Source, col(Source.id) == Verdict.source_id)
-        .where(Verdict.claim_id == claim_id)
-    ).first()
+    row = session.exec(_VERDICT_OF_CLAIM, params={"claim_id": claim_id}).first()
     return None if row is None else verdict_public(*row)
 
 
