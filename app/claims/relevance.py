@@ -73,4 +73,4 @@ def list_by_relevance(
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor(ClaimSort.relevance.value, last["score"], last["id"])
-    return _CLAIM_LIST.validate_python(rows), next_cursor
+    return _CLAIM_LIST.validate_python([dict(row) for row in rows]), next_cursor

