@@ -54,14 +54,19 @@ def matches(conn: Connection, query: SearchQuery) -> ColumnElement[bool]:
     return literal_column("claim.id").in_(matching)
 
 
+# One statement, built once: the two counts cost 0.1 ms in SQLite, and each statement three
+# times that in SQLAlchemy.
+_MATCHES_AND_CLAIMS = text(
+    "SELECT (SELECT count(*) FROM claim_fts WHERE claim_fts MATCH :match), "
+    "(SELECT max(id) FROM claim)"
+)
+
+
 def _many_matches(conn: Connection, match: str) -> bool:
     """More matches than the ~21 * claims / matches index rows a walk would read to fill a
     page (a page of 20 plus one), counting a sorted fetch 4x dearer than an index step."""
-    found = conn.execute(
-        text("SELECT count(*) FROM claim_fts WHERE claim_fts MATCH :match"), {"match": match}
-    ).scalar_one()
-    claims = conn.execute(text("SELECT max(id) FROM claim")).scalar_one() or 0
-    return bool(4 * found * found > 21 * claims)
+    found, claims = conn.execute(_MATCHES_AND_CLAIMS, {"match": match}).one()
+    return bool(4 * found * found > 21 * (claims or 0))
 
 
 def ranked(conn: Connection, query: SearchQuery, *, any_part: bool = False) -> Subquery:
