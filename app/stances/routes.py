@@ -1,17 +1,19 @@
 """A claim's stances (/claims/{claim_id}/stances) and what a source has said
 (/sources/{source_id}/stances)."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Engine
 
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
-from app.core.db import write_engine
+from app.core.db import read_session, run_read, write_engine
 from app.core.deps import ReadSession
 from app.core.fields import Rfc3339
 from app.core.pagination import Paging
-from app.http.conditional import IfNoneMatch, respond
+from app.http.conditional import IfNoneMatch, represented, respond
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, read_one, read_page
 from app.sources.service import get_source
@@ -53,21 +55,31 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
 
 
 @claim_stances.get("/{claim_id}/timeline", **read_one("get_claim_timeline", Timeline, 422))
-def get_claim_timeline(
+async def get_claim_timeline(
     claim_id: str,
-    response: Response,
-    session: ReadSession,
+    request: Request,
     known_at: Annotated[
         Rfc3339 | None,
         Query(description="Count only the stances recorded at or before this time."),
     ] = None,
     if_none_match: IfNoneMatch = None,
-) -> Timeline | Response:
+) -> Response:
     """The claim's status periods in stated time, oldest first, each with the stance that
     began it; `to` is null for the period that holds now."""
-    claim = get_claim(session=session, claim_id=claim_id)
-    timeline = service.claim_timeline(session=session, claim_id=claim.id, known_at=known_at)  # type: ignore[arg-type]
-    return respond(response, timeline, if_none_match)
+    return await run_read(
+        request.app.state.engine, _timeline_response, claim_id, known_at, if_none_match
+    )
+
+
+def _timeline_response(
+    engine: Engine, claim_id: str, known_at: datetime | None, if_none_match: str | None
+) -> Response:
+    # A replay of one claim's history: its time grows with that claim's stances, not with
+    # the archive, and its statements are under the loop's budget (run_read).
+    with read_session(engine) as session:
+        claim = get_claim(session=session, claim_id=claim_id)
+        timeline = service.claim_timeline(session=session, claim_id=claim.id, known_at=known_at)  # type: ignore[arg-type]
+    return represented(timeline, if_none_match)
 
 
 @claim_stances.get("/{claim_id}/stances/{stance_id}", **read_one("get_stance", StancePublic))
