@@ -19,12 +19,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import AfterValidator, BeforeValidator
+from sqlalchemy import Engine
 
 from app.claims import service as claim_service
 from app.claims.csv import CONTENT_TYPE as CSV_CONTENT_TYPE
 from app.claims.csv import encode_claims
 from app.claims.models import ClaimPublic
 from app.core.config import Settings
+from app.core.db import read_session, run_read
 from app.core.deps import ReadSession
 from app.core.errors import NotFound
 from app.core.fields import in_utc
@@ -77,11 +79,16 @@ def _page(request: Request, template: str, build: Callable[[], dict[str, Any]]) 
 
 
 @router.get("/", response_class=HTMLResponse)
-def desk(
-    request: Request, session: ReadSession, query: Annotated[DeskQuery, Query()]
-) -> HTMLResponse:
-    page = views.desk_page(session=session, query=query)
-    return render(request, "desk.html", {"page": page, "query": query, "ClaimStatus": ClaimStatus})
+async def desk(request: Request, query: Annotated[DeskQuery, Query()]) -> HTMLResponse:
+    # On the event loop for SQLite (app.core.db.run_read), as the JSON list is.
+    return await run_read(request.app.state.engine, _desk_page, request, query)
+
+
+def _desk_page(engine: Engine, request: Request, query: DeskQuery) -> HTMLResponse:
+    with read_session(engine) as session:
+        page = views.desk_page(session=session, query=query)
+        context = {"page": page, "query": query, "ClaimStatus": ClaimStatus}
+        return render(request, "desk.html", context)
 
 
 @router.get("/desk/claims/{claim_id}.csv")
@@ -103,14 +110,21 @@ def claim_jsonld(claim_id: str, request: Request, session: ReadSession) -> Respo
 
 
 @router.get("/desk/claims/{claim_id}", response_class=HTMLResponse)
-def claim(
-    claim_id: str, request: Request, session: ReadSession, as_of: AsOf = None
+async def claim(claim_id: str, request: Request, as_of: AsOf = None) -> HTMLResponse:
+    # As of a time, the claim's history is replayed: in the pool (run_read's `long`).
+    engine = request.app.state.engine
+    return await run_read(engine, _claim_page, request, claim_id, as_of, long=as_of is not None)
+
+
+def _claim_page(
+    engine: Engine, request: Request, claim_id: str, as_of: datetime | None
 ) -> HTMLResponse:
-    return _page(
-        request,
-        "claim.html",
-        lambda: {"page": views.claim_page(session=session, claim_id=claim_id, as_of=as_of)},
-    )
+    with read_session(engine) as session:
+        return _page(
+            request,
+            "claim.html",
+            lambda: {"page": views.claim_page(session=session, claim_id=claim_id, as_of=as_of)},
+        )
 
 
 @router.get("/desk/sources/{source_id}", response_class=HTMLResponse)
