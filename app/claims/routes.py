@@ -49,8 +49,8 @@ async def list_claims(request: Request) -> Response:
         )
     # A ranked search orders every match: its time grows with the archive. A list as of a
     # past time is left to the loop's budget: as of this morning it is as quick as the
-    # present list (2x the req/s on the loop), as of last year it walks far and is run
-    # again in the pool (4 ms of the loop lost: 121 -> 82 req/s at 100k, bench/NOTES.md).
+    # present list (258 -> 371 req/s on the loop), as of a year back it walks far and is
+    # run again in the pool (4 ms of the loop lost: 130 -> 76 req/s; 100k, bench/NOTES.md).
     long = query.sort is ClaimSort.relevance
     body, next_cursor = await run_read(engine, _claim_page, query, long=long)
     return Response(body, media_type="application/json", headers=next_link(request, next_cursor))
@@ -138,7 +138,6 @@ async def get_claim(
     verdict; schema.org JSON-LD (ClaimReview or Claim) for `Accept: application/ld+json`
     (always the present review). With `as_of` and/or `known_at`, the claim as stated by
     then and as known then."""
-    present = as_of is None and known_at is None
     return await run_read(
         request.app.state.engine,
         _claim_response,
@@ -147,7 +146,8 @@ async def get_claim(
         as_of,
         known_at,
         if_none_match,
-        long=not present,  # a replay of the claim's whole history
+        # As of a time, or as known then: a replay of the claim's whole history.
+        long=as_of is not None or known_at is not None,
     )
 
 

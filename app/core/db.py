@@ -1,4 +1,5 @@
-"""Engines, the UTC datetime column type, and the session dependencies."""
+"""Engines, the UTC datetime column type, the read and write sessions, and run_read (where
+a route's blocking read runs: the event loop or the thread pool)."""
 
 import functools
 import threading
