@@ -17,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import PROBLEM_TYPES, NotFound, install_error_handlers
 from app.desk import routes as desk
+from app.http.change_log import ChangeLog, change_log_of
 from app.http.context import RequestContext
 from app.http.docs import install_docs
 from app.http.idempotency.middleware import IdempotencyKeys
@@ -24,7 +25,7 @@ from app.http.limits import BodySizeLimit, MediaTypeCheck
 from app.http.openapi import install_openapi
 from app.http.presented_key import IdentifyKey, RefuseUnknownKey
 from app.http.ratelimit import RateLimit
-from app.http.response_cache import DataVersion, ResponseCache, data_version_of
+from app.http.response_cache import ResponseCache
 from app.ops import health
 from app.ops.logs import configure_logging
 from app.ops.migrate import migration_head
@@ -94,13 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     engine = make_engine(settings)
-    version = data_version_of(engine, settings)
+    log = change_log_of(engine, settings)
     app = FastAPI(
         title="claims-api",
         openapi_tags=OPENAPI_TAGS,
         version=VERSION,
         description=DESCRIPTION,
-        lifespan=_lifespan(engine, settings, version),
+        lifespan=_lifespan(engine, settings, log),
         # Served by install_docs from vendored assets, not from a CDN.
         docs_url=None,
         redoc_url=None,
@@ -121,12 +122,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         include_in_schema=False,
         response_class=PlainTextResponse,
     )
-    _add_middleware(app, settings, engine, version)
+    _add_middleware(app, settings, engine, log)
     return app
 
 
 def _lifespan(
-    engine: Engine, settings: Settings, version: DataVersion | None
+    engine: Engine, settings: Settings, log: ChangeLog | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -135,8 +136,8 @@ def _lifespan(
         yield
         if sender is not None:
             await asyncio.to_thread(sender.stop)
-        if version is not None:
-            version.close()
+        if log is not None:
+            log.close()
         engine.dispose()
 
     return lifespan
@@ -149,13 +150,13 @@ def _problem_type(slug: str) -> str:
 
 
 def _add_middleware(
-    app: FastAPI, settings: Settings, engine: Engine, version: DataVersion | None
+    app: FastAPI, settings: Settings, engine: Engine, log: ChangeLog | None
 ) -> None:
     # Added last runs first: request id and headers wrap everything, then CORS, limits,
     # media types, the idempotency keys, which read bodies already limited, and innermost
     # the cache of open reads, so that everything above applies to its answers too.
-    if settings.response_cache_bytes > 0 and version is not None:
-        app.add_middleware(ResponseCache, version=version, max_bytes=settings.response_cache_bytes)
+    if settings.response_cache_bytes > 0 and log is not None:
+        app.add_middleware(ResponseCache, log=log, max_bytes=settings.response_cache_bytes)
     app.add_middleware(
         IdempotencyKeys, engine=engine, lease=timedelta(seconds=settings.idempotency_lease_seconds)
     )

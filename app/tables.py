@@ -4,6 +4,7 @@
 import app.claims.models
 import app.core.auth
 import app.events.models
+import app.http.change_log
 import app.http.idempotency.models
 import app.reports.models
 import app.sources.models

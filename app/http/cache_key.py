@@ -6,11 +6,14 @@ distinct 1 MB Accept values, each a new entry for the same answer; here an Accep
 the formats the routes would choose for it, and a request this cannot bound is not cached.
 """
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from app.claims.csv import MEDIA_TYPE as CSV_MEDIA_TYPE
 from app.claims.csv import wants_csv
+from app.core.ids import id_or_none
 from app.verdicts.claimreview import JSONLD_MEDIA_TYPE
 from app.verdicts.jsonld import accept_prefers_jsonld
 
@@ -18,6 +21,10 @@ from app.verdicts.jsonld import accept_prefers_jsonld
 MAX_ACCEPT_LENGTH = 512
 # RFC 1035 names are at most 253 characters; with a port, a little more.
 MAX_HOST_LENGTH = 262
+# The reads that show one claim and nothing of another: the claim, its stances (one or all),
+# its timeline, its verdict. Not /similar, which shows other claims. ASCII digits only, as
+# the ids the routes accept (a path with others is an error, and errors are not kept).
+_ONE_CLAIM = re.compile(r"/claims/([0-9]+)(?:/verdict|/timeline|/stances(?:/[^/]+)?)?")
 # Media ranges that all get plain JSON when no other format is picked.
 _JSON_RANGES = {"", "*/*", "application/*", "application/json"}
 
@@ -58,3 +65,9 @@ def cache_key(scope: Scope, headers: Headers) -> tuple[bytes, ...] | None:
         host.encode("latin-1"),
         formats,
     )
+
+
+def claim_of(path: str) -> int | None:
+    """The one claim this path's answer shows, or None when it may show several (a list)."""
+    match = _ONE_CLAIM.fullmatch(path)
+    return id_or_none(match[1]) if match else None
