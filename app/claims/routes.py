@@ -13,18 +13,19 @@ from app.claims import csv as claims_csv
 from app.claims import service
 from app.claims.detail import claim_detail, claim_detail_at
 from app.claims.filters import ClaimSort
-from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
+from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimPublic, ClaimUpdate
 from app.claims.query import ClaimQuery
 from app.core.auth import ReadAccess, WriteKey
 from app.core.db import read_once, read_session, run_read
 from app.core.deps import WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
-from app.core.pagination import next_link
+from app.core.pagination import decode_cursor, next_link
 from app.core.query import list_fields, validate_query
 from app.http.conditional import IfNoneMatch, if_match, read_responses, represented, tagged
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, delete_one, update_one
+from app.http.response_cache import PageExtent, declare_extent
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
@@ -52,7 +53,9 @@ async def list_claims(request: Request) -> Response:
     # present list (258 -> 371 req/s on the loop), as of a year back it walks far and is
     # run again in the pool (4 ms of the loop lost: 130 -> 76 req/s; 100k, bench/NOTES.md).
     long = query.sort is ClaimSort.relevance
-    body, next_cursor = await run_read(engine, _claim_page, query, long=long)
+    body, next_cursor, extent = await run_read(engine, _claim_page, query, long=long)
+    if extent is not None:
+        declare_extent(request, extent)
     return Response(body, media_type="application/json", headers=next_link(request, next_cursor))
 
 
@@ -74,9 +77,9 @@ async def document_list_claims(query: Annotated[ClaimQuery, Query()]) -> ClaimPa
     raise AssertionError("GET /claims is served by list_claims")  # pragma: no cover
 
 
-def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None]:
-    """The page as JSON bytes: validated once, by the service, and serialized here rather
-    than validated again by FastAPI."""
+def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None, PageExtent | None]:
+    """The page as JSON bytes (validated once, by the service, and serialized here rather
+    than validated again by FastAPI), its next cursor, and its extent for the cache."""
     with read_once(engine) as session:
         items, next_cursor = service.list_claims(
             session=session,
@@ -85,7 +88,26 @@ def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None]:
             limit=query.limit,
             cursor=query.cursor,
         )
-    return _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor)), next_cursor
+    body = _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor))
+    return body, next_cursor, _extent(query, items, next_cursor)
+
+
+def _extent(
+    query: ClaimQuery, items: list[ClaimPublic], next_cursor: str | None
+) -> PageExtent | None:
+    """The span of the list's order this page covers: a ranked page has none to declare."""
+    sort = query.sort
+    if sort is ClaimSort.relevance:
+        return None
+    after = decode_cursor(query.cursor, sort.value, datetime) if query.cursor else None
+    last = items[-1] if next_cursor is not None else None
+    return PageExtent(
+        field=sort.field_name,
+        descending=sort.descending,
+        after=after,
+        last=None if last is None else (getattr(last, sort.field_name), int(last.id)),
+        claims=frozenset(int(item.id) for item in items),
+    )
 
 
 _CLAIM_PAGE = TypeAdapter(ClaimPage)

@@ -19,8 +19,10 @@ applied already (PostgreSQL shares a read among the requests of a burst) from on
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
 import psycopg
 from sqlalchemy import BigInteger, Engine, Index
@@ -31,6 +33,9 @@ from app.core.db_bounds import postgres_connect_args
 from app.core.models import IdType
 
 EVERY_CLAIM = 0
+# More claims than this in one read (a bulk import) is reported as everything: the cache
+# would spend longer sorting out what to keep than its reads cost.
+MAX_CLAIMS = 64
 # A loopback or same-zone server answers in a millisecond or two; past this, skip the cache.
 READ_TIMEOUT = 0.1
 
@@ -47,17 +52,41 @@ class ContentChange(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)  # SQLite's commit order; 0 on PostgreSQL
 
 
+class ClaimKeys(NamedTuple):
+    """A changed claim's sort keys as it is now: where it stands in every list's order."""
+
+    created_at: datetime
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class Changes:
-    """One read of the log: the claims changed since the read before it."""
+    """One read of the log: the claims changed since the read before it, each with its
+    keys as it is now (None: deleted)."""
 
     number: int
-    claims: frozenset[int]
+    claims: Mapping[int, ClaimKeys | None]
     everything: bool = False
 
     @classmethod
-    def of(cls, number: int, claims: set[int]) -> "Changes":
-        return cls(number, frozenset(claims - {EVERY_CLAIM}), EVERY_CLAIM in claims)
+    def of(cls, number: int, rows: Iterable[tuple[int, Any, Any]]) -> "Changes":
+        """From (claim_id, created_at, updated_at) rows, the times as the driver gives them."""
+        claims = {claim: _keys(created, updated) for claim, created, updated in rows}
+        if EVERY_CLAIM in claims:
+            return cls(number, {}, everything=True)
+        return cls(number, claims)
+
+
+def _keys(created_at: Any, updated_at: Any) -> ClaimKeys | None:
+    if created_at is None or updated_at is None:
+        return None
+    return ClaimKeys(_utc(created_at), _utc(updated_at))
+
+
+def _utc(value: datetime | str) -> datetime:
+    # SQLite hands back the text SQLAlchemy stored (UTC, no offset); psycopg a datetime.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class ChangeLog(Protocol):
@@ -72,7 +101,11 @@ class SqliteChangeLog:
     """Reads on a connection of its own that never writes: microseconds, and a WAL reader
     never waits for writers, so no thread hop."""
 
-    SINCE = "SELECT claim_id, seq FROM content_change WHERE txid = 0 AND seq > ?"
+    SINCE = (
+        "SELECT c.seq, c.claim_id, claim.created_at, claim.updated_at FROM content_change AS c "
+        "LEFT JOIN claim ON claim.id = c.claim_id WHERE c.txid = 0 AND c.seq > ? "
+        f"ORDER BY c.seq LIMIT {MAX_CLAIMS + 1}"
+    )
     LAST = "SELECT COALESCE(MAX(seq), 0) FROM content_change WHERE txid = 0"
 
     def __init__(self, path: str) -> None:
@@ -103,11 +136,14 @@ class SqliteChangeLog:
         if self._seq is not None:
             rows = self._connection.execute(self.SINCE, (self._seq,)).fetchall()
             if not rows:
-                return Changes(self._number, frozenset())
-            self._seq = max(seq for _, seq in rows)
-            return Changes.of(self._number, {claim for claim, _ in rows})
+                return Changes(self._number, {})
+            if len(rows) <= MAX_CLAIMS:
+                self._seq = rows[-1][0]
+                return Changes.of(self._number, (row[1:] for row in rows))
+            # Commits after the rows read are skipped too: everything covers them, and any
+            # answer computed before them is refused by the cache, which sees this change.
         (self._seq,) = self._connection.execute(self.LAST).fetchone()
-        return Changes(self._number, frozenset(), everything=True)
+        return Changes(self._number, {}, everything=True)
 
     def close(self) -> None:
         with self._lock:
@@ -134,10 +170,12 @@ class PostgresChangeLog:
     RETRY_AFTER = 1.0
     # The snapshot this statement reads at, and the rows it sees that `%s` did not.
     SINCE = (
-        "SELECT pg_current_snapshot()::text, c.claim_id FROM (SELECT 1) AS one "
-        "LEFT JOIN content_change AS c "
+        "SELECT pg_current_snapshot()::text, c.claim_id, claim.created_at, claim.updated_at "
+        "FROM (SELECT 1) AS one LEFT JOIN "
+        "(content_change AS c LEFT JOIN claim ON claim.id = c.claim_id) "
         "ON c.txid >= pg_snapshot_xmin(%(seen)s::pg_snapshot)::text::bigint "
-        "AND NOT pg_visible_in_snapshot(c.txid::text::xid8, %(seen)s::pg_snapshot)"
+        "AND NOT pg_visible_in_snapshot(c.txid::text::xid8, %(seen)s::pg_snapshot) "
+        f"LIMIT {MAX_CLAIMS + 1}"
     )
     NOW = "SELECT pg_current_snapshot()::text"
 
@@ -184,15 +222,16 @@ class PostgresChangeLog:
             self._retry_at = loop.time() + self.RETRY_AFTER
             self._seen = None
             return None
-        self._connection, seen, claims = attempt.result()
+        self._connection, seen, rows = attempt.result()
         self._number += 1
-        everything = self._seen is None
+        if self._seen is None or len(rows) > MAX_CLAIMS:
+            rows.append((EVERY_CLAIM, None, None))
         self._seen = seen
-        return Changes.of(self._number, claims | ({EVERY_CLAIM} if everything else set()))
+        return Changes.of(self._number, rows)
 
     async def _changes(
         self, connection: "psycopg.AsyncConnection[Any] | None", seen: str | None
-    ) -> "tuple[psycopg.AsyncConnection[Any], str, set[int]]":
+    ) -> "tuple[psycopg.AsyncConnection[Any], str, list[tuple[int, Any, Any]]]":
         try:
             if connection is None:
                 connection = await psycopg.AsyncConnection.connect(
@@ -201,10 +240,10 @@ class PostgresChangeLog:
             if seen is None:
                 cursor = await connection.execute(self.NOW)
                 (now,) = await cursor.fetchone() or ("",)
-                return connection, str(now), set()
+                return connection, str(now), []
             cursor = await connection.execute(self.SINCE, {"seen": seen})
             rows = await cursor.fetchall()
-            return connection, str(rows[0][0]), {claim for _, claim in rows if claim is not None}
+            return connection, str(rows[0][0]), [row[1:] for row in rows if row[1] is not None]
         except BaseException:
             if connection is not None:
                 _finish(connection)

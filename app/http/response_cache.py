@@ -7,7 +7,10 @@ the last look changed, kept by triggers) and drops the answers those changes can
 
 - a read of one claim (`/claims/{id}`, its stances, timeline, verdict) goes when that claim
   changes;
-- every other read (lists, search, sources, /changes) goes when anything changes;
+- a page of `GET /claims` that declares its extent (PageExtent: the span of the list's order
+  it covers and the claims on it) goes when a claim on it changes, or a changed claim now
+  sorts into its span: whatever the filters, nothing else can change a keyset page;
+- every other read (ranked search, CSV, sources, /changes) goes when anything changes;
 - everything goes when a source or a report changes, or the log has lost its place.
 
 So no request gets an answer older than its own arrival, and no write path can forget to
@@ -19,18 +22,61 @@ bounded; when it fails or is slow the request simply goes to the routes.
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.cache_key import cache_key, claim_of
-from app.http.change_log import ChangeLog, Changes
+from app.http.change_log import ChangeLog, Changes, ClaimKeys
 from app.http.conditional import none_match
 
 # The open reads: every GET under these is guarded by read_guard and nothing else.
 CACHED_PREFIXES = ("/claims", "/sources", "/changes")
 # What an entry costs beyond its bytes: the dict slot, the tuples, the bytes objects' headers.
 ENTRY_OVERHEAD = 512
+# Past this many page-by-claim checks for one change, every page goes: ~10 ms of the loop.
+MAX_PAGE_CHECKS = 20_000
+
+
+# Where a route leaves its page's extent for the cache, in the request's state.
+EXTENT_STATE = "claims_page_extent"
+
+
+@dataclass(frozen=True)
+class PageExtent:
+    """Where a keyset page of claims lies in its list's order: after `after` (the cursor's
+    place; None at the start), up to `last` (its last item's place; None when no page
+    follows), places being (sort key, id). A claim that is not on the page and now sorts
+    outside that span cannot change it, whatever the filters: the page is the first
+    `limit` matches after `after`, and none of them changed."""
+
+    field: str  # the ClaimKeys field the list sorts by
+    descending: bool
+    after: tuple[datetime, int] | None
+    last: tuple[datetime, int] | None
+    claims: frozenset[int]
+
+    def changed_by(self, claim: int, keys: ClaimKeys | None) -> bool:
+        if claim in self.claims:
+            return True
+        if keys is None:  # deleted, and not on the page
+            return False
+        place = (getattr(keys, self.field), claim)
+        if self.descending:
+            return (self.after is None or place < self.after) and (
+                self.last is None or place >= self.last
+            )
+        return (self.after is None or place > self.after) and (
+            self.last is None or place <= self.last
+        )
+
+
+def declare_extent(request: Request, extent: PageExtent) -> None:
+    """Tell the cache what can change this page (a route that does not, is dropped on any
+    change)."""
+    request.scope.setdefault("state", {})[EXTENT_STATE] = extent
 
 
 @dataclass(frozen=True)
@@ -38,7 +84,8 @@ class CachedAnswer:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     etag: str | None
-    claim: int | None  # the claim it shows alone, or None for a list, a source, the feed
+    claim: int | None  # the claim it shows alone
+    extent: PageExtent | None  # or the span of a list it shows; neither: dropped on any change
 
 
 def entry_size(key: tuple[bytes, ...], answer: CachedAnswer) -> int:
@@ -62,6 +109,7 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self._answers: OrderedDict[tuple[bytes, ...], CachedAnswer] = OrderedDict()
         self._of_claim: dict[int, set[tuple[bytes, ...]]] = {}  # keys of one claim's reads
+        self._pages: dict[tuple[bytes, ...], PageExtent] = {}  # keys of pages with an extent
         self._shared: set[tuple[bytes, ...]] = set()  # keys of every other read
         self._bytes = 0
         self._applied = 0  # the number of the last log read applied
@@ -105,12 +153,19 @@ class ResponseCache:
             self._drops += 1
             self._answers.clear()
             self._of_claim.clear()
+            self._pages.clear()
             self._shared.clear()
             self._bytes = 0
         elif changes.claims:
             self._drops += 1
             for key in list(self._shared):
                 self._drop(key)
+            changed = changes.claims.items()
+            # Each check is a set look-up and two tuple comparisons (~0.5 us), on the loop.
+            sort_out = len(self._pages) * len(changed) <= MAX_PAGE_CHECKS
+            for key, extent in list(self._pages.items()):
+                if not sort_out or any(extent.changed_by(c, keys) for c, keys in changed):
+                    self._drop(key)
             for claim in changes.claims:
                 for key in list(self._of_claim.get(claim, ())):
                     self._drop(key)
@@ -134,6 +189,7 @@ class ResponseCache:
         size = sum(len(part) for part in key)  # a long query string counts too
         keep = True
         drops = self._drops
+        state = scope.setdefault("state", {})  # shared with the routes, which may fill it
 
         async def copying_send(message: Message) -> None:
             nonlocal size, keep
@@ -147,7 +203,9 @@ class ResponseCache:
                 chunks.append(body)
                 # A change applied meanwhile may postdate what the routes read: not kept.
                 if keep and not message.get("more_body", False) and drops == self._drops:
-                    self._store(key, CachedAnswer(headers, b"".join(chunks), _etag(headers), claim))
+                    extent = state.get(EXTENT_STATE)
+                    body = b"".join(chunks)
+                    self._store(key, CachedAnswer(headers, body, _etag(headers), claim, extent))
             await send(message)
 
         await self.app(scope, receive, copying_send)
@@ -157,22 +215,27 @@ class ResponseCache:
             self._drop(key)
         self._answers[key] = answer
         self._bytes += entry_size(key, answer)
-        if answer.claim is None:
-            self._shared.add(key)
-        else:
+        if answer.claim is not None:
             self._of_claim.setdefault(answer.claim, set()).add(key)
+        elif answer.extent is not None:
+            self._pages[key] = answer.extent
+        else:
+            self._shared.add(key)
         while self._bytes > self.max_bytes:
             self._drop(next(iter(self._answers)))
 
     def _drop(self, key: tuple[bytes, ...]) -> None:
         answer = self._answers.pop(key)
         self._bytes -= entry_size(key, answer)
-        if answer.claim is None:
-            self._shared.discard(key)
-        elif keys := self._of_claim.get(answer.claim):
+        if answer.claim is not None:
+            keys = self._of_claim[answer.claim]
             keys.discard(key)
             if not keys:
                 del self._of_claim[answer.claim]
+        elif answer.extent is not None:
+            del self._pages[key]
+        else:
+            self._shared.discard(key)
 
 
 def _etag(headers: list[tuple[bytes, bytes]]) -> str | None:

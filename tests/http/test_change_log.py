@@ -2,6 +2,9 @@
 each claim a commit changed, once, and nothing a running transaction has not committed."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -9,8 +12,22 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.http.cache_key import claim_of
-from app.http.change_log import Changes, change_log_of
+from app.http.change_log import MAX_CLAIMS, ChangeLog, Changes, change_log_of
 from tests.helpers import make_claim, make_source
+
+T = TypeVar("T")
+
+
+def with_log(database_url: str, script: Callable[[ChangeLog, sa.Engine], Awaitable[T]]) -> T:
+    """Run `script` with a change log of the database and an engine to write behind it."""
+    writer = sa.create_engine(database_url)
+    log = change_log_of(writer, Settings(database_url=database_url))
+    assert log is not None
+    try:
+        return asyncio.run(script(log, writer))
+    finally:
+        log.close()
+        writer.dispose()
 
 
 def test_the_log_reports_a_commit_once_and_a_running_transaction_not_yet(
@@ -19,12 +36,8 @@ def test_the_log_reports_a_commit_once_and_a_running_transaction_not_yet(
     hama = int(make_claim(client, auth, "Insurgents entered Hama.")["id"])
     homs = int(make_claim(client, auth, "The army redeployed outside Homs.")["id"])
     make_source(client, auth, "SANA", kind="state_media")
-    writer = sa.create_engine(database_url)
-    engine = sa.create_engine(database_url)
-    log = change_log_of(engine, Settings(database_url=database_url))
-    assert log is not None
 
-    async def reads() -> list[Changes | None]:
+    async def reads(log: ChangeLog, writer: sa.Engine) -> list[Changes | None]:
         seen = [await log.read()]  # its first read: it cannot know what came before
         with writer.connect() as conn:
             conn.execute(sa.text("UPDATE claim SET place = 'Hama' WHERE id = :id"), {"id": hama})
@@ -38,20 +51,38 @@ def test_the_log_reports_a_commit_once_and_a_running_transaction_not_yet(
         seen.append(await log.read())
         return seen
 
-    try:
-        seen = asyncio.run(reads())
-    finally:
-        log.close()
-        writer.dispose()
-        engine.dispose()
-    assert [(c.claims, c.everything) if c else None for c in seen] == [
-        (frozenset(), True),
-        (frozenset(), False),
-        (frozenset({hama}), False),
-        (frozenset(), False),
-        (frozenset({homs}), True),
+    seen = with_log(database_url, reads)
+    assert [(set(c.claims), c.everything) if c else None for c in seen] == [
+        (set(), True),
+        (set(), False),
+        ({hama}, False),
+        (set(), False),
+        (set(), True),  # a source changed: every claim, named one by one or not
     ]
     assert [c.number for c in seen if c] == [1, 2, 3, 4, 5]
+    # Each changed claim comes with its sort keys as it is now, as the API shows them.
+    shown = client.get(f"/claims/{hama}").json()
+    keys = seen[2].claims[hama] if seen[2] else None
+    assert keys is not None
+    assert [keys.created_at.isoformat(), keys.updated_at.isoformat()] == [
+        datetime.fromisoformat(shown[name].replace("Z", "+00:00")).isoformat()
+        for name in ("created_at", "updated_at")
+    ]
+
+
+def test_a_deleted_claim_is_reported_without_keys(
+    client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    hama = make_claim(client, auth, "Insurgents entered Hama.")["id"]
+
+    async def reads(log: ChangeLog, _writer: sa.Engine) -> Changes | None:
+        await log.read()
+        assert client.delete(f"/claims/{hama}", headers=auth).status_code == 204
+        return await log.read()
+
+    changes = with_log(database_url, reads)
+    assert changes is not None
+    assert dict(changes.claims) == {int(hama): None}
 
 
 @pytest.mark.parametrize(
@@ -73,3 +104,29 @@ def test_the_log_reports_a_commit_once_and_a_running_transaction_not_yet(
 )
 def test_the_reads_of_one_claim_are_told_from_the_rest(path: str, claim: int | None) -> None:
     assert claim_of(path) == claim
+
+
+def test_a_commit_of_many_claims_is_reported_as_everything(
+    client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    """A bulk import changes thousands of claims: sorting out what to keep would cost more
+    than the reads it saves, and the cache empties."""
+    for number in range(MAX_CLAIMS + 1):
+        make_claim(client, auth, f"Claim {number} about Hama.")
+
+    async def reads(log: ChangeLog, writer: sa.Engine) -> list[Changes | None]:
+        seen = [await log.read()]
+        with writer.begin() as conn:
+            conn.execute(sa.text("UPDATE claim SET place = 'Hama'"))
+        seen.append(await log.read())
+        with writer.begin() as conn:
+            conn.execute(sa.text("UPDATE claim SET place = 'Homs' WHERE id = 1"))
+        seen.append(await log.read())
+        return seen
+
+    seen = with_log(database_url, reads)
+    assert [(len(c.claims), c.everything) if c else None for c in seen] == [
+        (0, True),
+        (0, True),
+        (1, False),  # and the log has kept its place
+    ]

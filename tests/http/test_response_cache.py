@@ -4,6 +4,7 @@ touching the database, and never answers with data older than the request.
 Statements are counted on the app's own engine: a cached answer runs none.
 """
 
+import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,7 +18,7 @@ from app.core.auth import Scope, create_key, revoke_key
 from app.core.config import Settings
 from app.http.response_cache import ResponseCache
 from app.main import create_app
-from tests.helpers import add_stance, captured_sql, make_claim, make_report, make_source
+from tests.helpers import add_stance, captured_sql, ids, make_claim, make_report, make_source
 
 
 def statements(app: FastAPI) -> AbstractContextManager[list[tuple[str, Any]]]:
@@ -321,3 +322,109 @@ def test_a_write_to_any_table_a_claim_shows_drops_what_it_can_change(
         with statements(app) as seen:
             assert client.get(path).status_code == 200
         assert (seen != []) == changed, path
+
+
+def test_a_change_keeps_the_pages_of_a_list_it_cannot_reach(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    """A keyset page is the first `limit` claims after its cursor: a claim that is not on it
+    and does not now sort into its span cannot change it. Six claims, pages of two, newest
+    first: editing the fourth moves it to the top, which changes pages one and two only."""
+    claims = [make_claim(client, auth, f"Claim {n} about Hama.") for n in range(6)]
+    pages = [client.get("/claims?limit=2")]
+    while (cursor := pages[-1].json()["next_cursor"]) is not None:
+        pages.append(client.get(f"/claims?limit=2&cursor={cursor}"))
+    paths = [str(page.url).removeprefix("http://testserver") for page in pages]
+    assert [ids(page.json()) for page in pages] == [
+        [claims[5]["id"], claims[4]["id"]],
+        [claims[3]["id"], claims[2]["id"]],
+        [claims[1]["id"], claims[0]["id"]],
+    ]
+    for path in paths:
+        from_cache(app, lambda: client.get(path))  # noqa: B023 - called at once
+    edited = client.patch(f"/claims/{claims[3]['id']}", headers=auth, json={"place": "Hama"})
+    assert edited.status_code == 200
+    for path, moved in zip(paths, (True, True, False), strict=True):
+        with statements(app) as seen:
+            page = client.get(path)
+        assert (seen != []) == moved, path
+    assert page.content == pages[2].content
+    assert ids(client.get(paths[0]).json()) == [claims[3]["id"], claims[5]["id"]]
+
+
+def test_cached_answers_match_uncached_ones_through_a_morning_of_writes(
+    client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    """The no-stale guarantee, checked the hard way: a second app on the same database with
+    no cache answers every read after every random write, and the bytes must agree."""
+    rng = random.Random(5)
+    sources = [
+        make_source(client, auth, f"Source {n}", kind=kind)
+        for n, kind in enumerate(("state_media", "armed_group", "monitor"))
+    ]
+    claims = [make_claim(client, auth, f"Claim {n} about Hama.")["id"] for n in range(8)]
+    lists = [
+        "/claims?limit=3",
+        "/claims?limit=3&status=disputed",
+        "/claims?limit=2&sort=created_at",
+        "/claims?limit=2&stance=denies&source_kind=state_media",
+        "/claims?limit=3&q=Hama",
+        "/claims?limit=2&as_of=2024-12-05T12:00:00Z",
+    ]
+    paths = [*(f"/claims/{claim}" for claim in claims), "/sources", "/changes"]
+    for path in lists:  # every page of each list, walked once: cursors stay valid places
+        paths += [
+            str(page.url).removeprefix("http://testserver") for page in walk_pages(client, path)
+        ]
+    plain = create_app(Settings(database_url=database_url, response_cache_bytes=0))
+    with TestClient(plain) as uncached:
+        for step in range(24):
+            write(client, auth, rng, claims, sources, step)
+            for path in paths:
+                cached, fresh = client.get(path), uncached.get(path)
+                assert (cached.status_code, cached.content) == (
+                    fresh.status_code,
+                    fresh.content,
+                ), f"step {step}: {path}"
+    plain.state.engine.dispose()
+
+
+def walk_pages(client: TestClient, path: str) -> list[Any]:
+    pages = [client.get(path)]
+    while (cursor := pages[-1].json()["next_cursor"]) is not None:
+        pages.append(client.get(f"{path}&cursor={cursor}"))
+    return pages
+
+
+def write(
+    client: TestClient,
+    auth: dict[str, str],
+    rng: random.Random,
+    claims: list[str],
+    sources: list[dict[str, Any]],
+    step: int,
+) -> None:
+    """One write a desk makes: mostly stances (some back-dated), an edit, a new claim, a
+    deleted one, a source renamed."""
+    claim = rng.choice(claims)
+    kind = rng.choice(["stance"] * 6 + ["edit", "new", "delete", "source"])
+    if kind == "stance":
+        hour = rng.randint(6, 18)
+        add_stance(
+            client,
+            auth,
+            claim,
+            rng.choice(sources)["id"],
+            rng.choice(["asserts", "denies", "retracts"]),
+            stated_at=f"2024-12-05T{hour:02}:00:00Z",
+        )
+    elif kind == "edit":
+        assert client.patch(f"/claims/{claim}", headers=auth, json={"place": f"P{step}"}).is_success
+    elif kind == "new":
+        claims.append(make_claim(client, auth, f"Claim {step} about Hama.")["id"])
+    elif kind == "delete" and len(claims) > 3:
+        claims.remove(claim)
+        assert client.delete(f"/claims/{claim}", headers=auth).status_code == 204
+    elif kind == "source":
+        source = rng.choice(sources)["id"]
+        assert client.patch(f"/sources/{source}", headers=auth, json={"country": "SY"}).is_success
