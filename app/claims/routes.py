@@ -51,9 +51,12 @@ async def list_claims(request: Request) -> Response:
     # A ranked search orders every match: its time grows with the archive. A list as of a
     # past time is left to the loop's budget: as of this morning it is as quick as the
     # present list (258 -> 371 req/s on the loop), as of a year back it walks far and is
-    # run again in the pool (4 ms of the loop lost: 130 -> 76 req/s; 100k, bench/NOTES.md).
+    # run again in the pool. Its 4 ms lost on the loop (130 -> 76 req/s; 100k,
+    # bench/NOTES.md) are lost once a minute: a list's shape (its query less the cursor)
+    # whose work outlasted the budget goes to the pool at once, its later pages included.
     long = query.sort is ClaimSort.relevance
-    body, next_cursor, extent = await run_read(engine, _claim_page, query, long=long)
+    shape = ("claims", *sorted(p for p in request.query_params.multi_items() if p[0] != "cursor"))
+    body, next_cursor, extent = await run_read(engine, _claim_page, query, long=long, shape=shape)
     if extent is not None:
         declare_extent(request, extent)
     return Response(body, media_type="application/json", headers=next_link(request, next_cursor))
@@ -81,7 +84,7 @@ def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None, P
     """The page as JSON bytes (validated once, by the service, and serialized here rather
     than validated again by FastAPI), its next cursor, and its extent for the cache."""
     with read_once(engine) as session:
-        items, next_cursor = service.list_claims(
+        items, next_cursor, following = service.claims_page(
             session=session,
             filters=query.filters(),
             sort=query.sort,
@@ -89,25 +92,20 @@ def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None, P
             cursor=query.cursor,
         )
     body = _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor))
-    return body, next_cursor, _extent(query, items, next_cursor)
+    return body, next_cursor, _extent(query, items, following)
 
 
 def _extent(
-    query: ClaimQuery, items: list[ClaimPublic], next_cursor: str | None
+    query: ClaimQuery, items: list[ClaimPublic], following: tuple[datetime, int] | None
 ) -> PageExtent | None:
-    """The span of the list's order this page covers: a ranked page has none to declare."""
+    """The span of the list's order this page covers, up to the first claim after it (its
+    next cursor depends on that one): a ranked page has none to declare."""
     sort = query.sort
     if sort is ClaimSort.relevance:
         return None
     after = decode_cursor(query.cursor, sort.value, datetime) if query.cursor else None
-    last = items[-1] if next_cursor is not None else None
-    return PageExtent(
-        field=sort.field_name,
-        descending=sort.descending,
-        after=after,
-        last=None if last is None else (getattr(last, sort.field_name), int(last.id)),
-        claims=frozenset(int(item.id) for item in items),
-    )
+    claims = {int(item.id) for item in items} | ({following[1]} if following else set())
+    return PageExtent(sort.field_name, sort.descending, after, following, frozenset(claims))
 
 
 _CLAIM_PAGE = TypeAdapter(ClaimPage)

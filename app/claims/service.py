@@ -102,8 +102,22 @@ def _write_tags(session: Session, claim: Claim) -> None:
 def list_claims(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
 ) -> tuple[list[ClaimPublic], str | None]:
+    items, next_cursor, _following = claims_page(
+        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
+    )
+    return items, next_cursor
+
+
+def claims_page(
+    *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
+) -> tuple[list[ClaimPublic], str | None, tuple[datetime, int] | None]:
+    """A page, its next cursor, and the place (sort key, id) of the first claim after it:
+    the row fetched to learn that a next page exists, which the page's answer depends on."""
     if sort is ClaimSort.relevance:
-        return list_by_relevance(session=session, filters=filters, limit=limit, cursor=cursor)
+        items, next_cursor = list_by_relevance(
+            session=session, filters=filters, limit=limit, cursor=cursor
+        )
+        return items, next_cursor, None
     if filters.as_of is None:
         listed = ListQuery(
             select(*_PUBLIC_COLUMNS).where(*conditions(session, filters)),
@@ -124,12 +138,13 @@ def list_claims(
         else (listed.key.asc(), listed.claim_id.asc())
     )
     rows = session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings().all()
-    next_cursor = None
+    next_cursor = following = None
     if len(rows) > limit:
+        following = (rows[limit][sort.field_name], rows[limit]["id"])
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor(sort.value, last[sort.field_name], last["id"])
-    return _CLAIM_LIST.validate_python([dict(row) for row in rows]), next_cursor
+    return _CLAIM_LIST.validate_python([dict(row) for row in rows]), next_cursor, following
 
 
 # Plain rows validated in one call of pydantic's core: no ORM identity map or per-row

@@ -4,7 +4,8 @@ a route's blocking read runs: the event loop or the thread pool)."""
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +35,13 @@ SQLITE_BEGIN_RETRIES = 5
 # How long one statement of a read may hold the event loop (run_read): an index-served page
 # takes a tenth of a millisecond.
 LOOP_BUDGET_SECONDS = 0.004
+# A read of a shape whose own work outlasts the budget (its CPU time in the pool, not its
+# wait there) goes straight to the pool for a minute, rather than lose the budget on the
+# loop first each time: the same question walks as far again. One interrupted only by
+# contention keeps trying the loop, where it fits: in the pool it would pay the hop and
+# the GIL every time.
+WENT_LONG_SECONDS = 60.0
+WENT_LONG_SHAPES = 256
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -181,7 +189,11 @@ def write_session(engine: Engine) -> Session:
 
 
 async def run_read(
-    engine: Engine, read: Callable[..., Result], *args: Any, long: bool = False
+    engine: Engine,
+    read: Callable[..., Result],
+    *args: Any,
+    long: bool = False,
+    shape: Hashable | None = None,
 ) -> Result:
     """`read(engine, *args)`, a blocking read, from an async route.
 
@@ -191,12 +203,40 @@ async def run_read(
     throughput (bench/NOTES.md). So it runs on the event loop, with a budget: a statement
     that runs past LOOP_BUDGET_SECONDS (a filter that matches few claims walks far) is
     interrupted, and the read runs again in the thread pool, where it holds no one up.
+    Given a `shape` (what the read asks, less what varies from page to page), a read of a
+    shape whose work outlasted the budget in the last WENT_LONG_SECONDS goes to the pool at
+    once.
     A PostgreSQL read waits on the network, and a `long` one (a ranked search, a replay, a
     CSV export) grows with the archive: they take one hop to the pool at once."""
-    if engine.dialect.name == "sqlite" and not long:
-        try:
-            return read(_on_loop_engine(engine), *args)
-        except OperationalError as exc:
-            if "interrupted" not in str(exc.orig):
-                raise
-    return await run_in_threadpool(read, engine, *args)
+    remembered = None if shape is None else (engine.url, shape)
+    if engine.dialect.name != "sqlite" or long or _went_long(remembered):
+        return await run_in_threadpool(read, engine, *args)
+    try:
+        return read(_on_loop_engine(engine), *args)
+    except OperationalError as exc:
+        if "interrupted" not in str(exc.orig):
+            raise
+    result, cpu_seconds = await run_in_threadpool(_timed, read, engine, *args)
+    if remembered is not None and cpu_seconds > LOOP_BUDGET_SECONDS:
+        _WENT_LONG[remembered] = time.monotonic()
+        while len(_WENT_LONG) > WENT_LONG_SHAPES:
+            _WENT_LONG.popitem(last=False)
+    return result
+
+
+def _timed(read: Callable[..., Result], *args: Any) -> tuple[Result, float]:
+    started = time.thread_time()
+    return read(*args), time.thread_time() - started
+
+
+# shape -> when it last outlasted the loop's budget; touched on the loop only.
+_WENT_LONG: OrderedDict[Hashable, float] = OrderedDict()
+
+
+def _went_long(remembered: Hashable | None) -> bool:
+    if remembered is None or (at := _WENT_LONG.get(remembered)) is None:
+        return False
+    if time.monotonic() - at < WENT_LONG_SECONDS:
+        return True
+    del _WENT_LONG[remembered]  # long ago: the data may have changed, try the loop again
+    return False

@@ -1,9 +1,10 @@
 """What changed since the response cache last looked: the claims whose reads may differ.
 
 Triggers (migration 0014) keep one `content_change` row per claim whose row, tags, stances,
-verdict or status periods changed, holding its latest change; row 0 stands for every claim
-(a source or a report changed). Every writer feeds it without knowing, in the transaction
-that makes the change, so a commit and its entry are seen together or not at all.
+verdict or status periods changed, and per source and report, holding its latest change. A
+source or a report is in every claim's reads (names, urls, titles): its change counts as
+every claim's. Every writer feeds the table without knowing, in the transaction that makes
+the change, so a commit and its entry are seen together or not at all.
 
 - SQLite: one writer at a time, so `seq` follows commit order; a log remembers the highest
   seq it has read and asks for the rows above it (an index range, usually empty).
@@ -25,14 +26,13 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import psycopg
-from sqlalchemy import BigInteger, Engine, Index
+from sqlalchemy import BigInteger, Engine, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.core.config import Settings
 from app.core.db_bounds import postgres_connect_args
 from app.core.models import IdType
 
-EVERY_CLAIM = 0
 # More claims than this in one read (a bulk import) is reported as everything: the cache
 # would spend longer sorting out what to keep than its reads cost.
 MAX_CLAIMS = 64
@@ -41,13 +41,14 @@ READ_TIMEOUT = 0.1
 
 
 class ContentChange(SQLModel, table=True):
-    """The latest change of what one claim's reads show; claim 0: every claim's."""
+    """The latest change of what one claim's, source's or report's reads show."""
 
     __tablename__ = "content_change"
     __table_args__ = (Index("ix_content_change_txid_seq", "txid", "seq"),)
 
-    # Not a foreign key: row 0 is no claim, and a deleted claim's row records its deletion.
-    claim_id: int = Field(sa_type=IdType, primary_key=True)
+    resource_type: str = Field(sa_type=String(16), primary_key=True)  # claim, source, report
+    # Not a foreign key: a deleted resource's row records its deletion.
+    resource_id: int = Field(sa_type=IdType, primary_key=True)
     txid: int = Field(sa_type=BigInteger)  # PostgreSQL's transaction id; 0 on SQLite
     seq: int = Field(sa_type=BigInteger)  # SQLite's commit order; 0 on PostgreSQL
 
@@ -69,12 +70,19 @@ class Changes:
     everything: bool = False
 
     @classmethod
-    def of(cls, number: int, rows: Iterable[tuple[int, Any, Any]]) -> "Changes":
-        """From (claim_id, created_at, updated_at) rows, the times as the driver gives them."""
-        claims = {claim: _keys(created, updated) for claim, created, updated in rows}
-        if EVERY_CLAIM in claims:
-            return cls(number, {}, everything=True)
+    def of(cls, number: int, rows: Iterable[tuple[str, int, Any, Any]]) -> "Changes":
+        """From (resource_type, resource_id, created_at, updated_at) rows, a claim's times as
+        the driver gives them."""
+        claims = {}
+        for kind, resource, created_at, updated_at in rows:
+            if kind != "claim":
+                return cls(number, {}, everything=True)
+            claims[resource] = _keys(created_at, updated_at)
         return cls(number, claims)
+
+    @classmethod
+    def all(cls, number: int) -> "Changes":
+        return cls(number, {}, everything=True)
 
 
 def _keys(created_at: Any, updated_at: Any) -> ClaimKeys | None:
@@ -90,6 +98,9 @@ def _utc(value: datetime | str) -> datetime:
 
 
 class ChangeLog(Protocol):
+    # Reads whose answer depends on more than the data, never cached.
+    uncached_prefixes: tuple[str, ...]
+
     async def read(self) -> Changes | None:
         """The changes since the last read, or None when they cannot be read now."""
 
@@ -101,10 +112,12 @@ class SqliteChangeLog:
     """Reads on a connection of its own that never writes: microseconds, and a WAL reader
     never waits for writers, so no thread hop."""
 
+    uncached_prefixes: tuple[str, ...] = ()
     SINCE = (
-        "SELECT c.seq, c.claim_id, claim.created_at, claim.updated_at FROM content_change AS c "
-        "LEFT JOIN claim ON claim.id = c.claim_id WHERE c.txid = 0 AND c.seq > ? "
-        f"ORDER BY c.seq LIMIT {MAX_CLAIMS + 1}"
+        "SELECT c.seq, c.resource_type, c.resource_id, claim.created_at, claim.updated_at "
+        "FROM content_change AS c LEFT JOIN claim "
+        "ON c.resource_type = 'claim' AND claim.id = c.resource_id "
+        f"WHERE c.txid = 0 AND c.seq > ? ORDER BY c.seq LIMIT {MAX_CLAIMS + 1}"
     )
     LAST = "SELECT COALESCE(MAX(seq), 0) FROM content_change WHERE txid = 0"
 
@@ -120,7 +133,7 @@ class SqliteChangeLog:
             return None
         try:
             return self._read()
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError):  # ValueError: a time written by hand, unreadable
             self._close()
             return None
         finally:
@@ -143,7 +156,7 @@ class SqliteChangeLog:
             # Commits after the rows read are skipped too: everything covers them, and any
             # answer computed before them is refused by the cache, which sees this change.
         (self._seq,) = self._connection.execute(self.LAST).fetchone()
-        return Changes(self._number, {}, everything=True)
+        return Changes.all(self._number)
 
     def close(self) -> None:
         with self._lock:
@@ -168,11 +181,14 @@ class PostgresChangeLog:
     and the routes answer the rest with their own bounded errors."""
 
     RETRY_AFTER = 1.0
+    # The feed serves only transactions older than every one still running in the cluster
+    # (app/sync/changes.py): its answer moves when an unrelated transaction ends.
+    uncached_prefixes: tuple[str, ...] = ("/changes",)
     # The snapshot this statement reads at, and the rows it sees that `%s` did not.
     SINCE = (
-        "SELECT pg_current_snapshot()::text, c.claim_id, claim.created_at, claim.updated_at "
-        "FROM (SELECT 1) AS one LEFT JOIN "
-        "(content_change AS c LEFT JOIN claim ON claim.id = c.claim_id) "
+        "SELECT pg_current_snapshot()::text, c.resource_type, c.resource_id, claim.created_at, "
+        "claim.updated_at FROM (SELECT 1) AS one LEFT JOIN (content_change AS c LEFT JOIN claim "
+        "ON c.resource_type = 'claim' AND claim.id = c.resource_id) "
         "ON c.txid >= pg_snapshot_xmin(%(seen)s::pg_snapshot)::text::bigint "
         "AND NOT pg_visible_in_snapshot(c.txid::text::xid8, %(seen)s::pg_snapshot) "
         f"LIMIT {MAX_CLAIMS + 1}"
@@ -224,14 +240,13 @@ class PostgresChangeLog:
             return None
         self._connection, seen, rows = attempt.result()
         self._number += 1
-        if self._seen is None or len(rows) > MAX_CLAIMS:
-            rows.append((EVERY_CLAIM, None, None))
+        lost = self._seen is None or len(rows) > MAX_CLAIMS
         self._seen = seen
-        return Changes.of(self._number, rows)
+        return Changes.all(self._number) if lost else Changes.of(self._number, rows)
 
     async def _changes(
         self, connection: "psycopg.AsyncConnection[Any] | None", seen: str | None
-    ) -> "tuple[psycopg.AsyncConnection[Any], str, list[tuple[int, Any, Any]]]":
+    ) -> "tuple[psycopg.AsyncConnection[Any], str, list[tuple[str, int, Any, Any]]]":
         try:
             if connection is None:
                 connection = await psycopg.AsyncConnection.connect(

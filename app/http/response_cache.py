@@ -21,6 +21,7 @@ bounded; when it fails or is slow the request simply goes to the routes.
 """
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,10 +48,12 @@ EXTENT_STATE = "claims_page_extent"
 @dataclass(frozen=True)
 class PageExtent:
     """Where a keyset page of claims lies in its list's order: after `after` (the cursor's
-    place; None at the start), up to `last` (its last item's place; None when no page
-    follows), places being (sort key, id). A claim that is not on the page and now sorts
-    outside that span cannot change it, whatever the filters: the page is the first
-    `limit` matches after `after`, and none of them changed."""
+    place; None at the start), up to `last` (the place of the first claim after the page,
+    whose existence gives it a next cursor; None when there is none), places being
+    (sort key, id). A claim that is not among `claims` (the page's and that first one after
+    it) and now sorts outside that span cannot change it, whatever the filters: the page is
+    the first `limit` matches after `after` and whether one more follows, none of which
+    changed."""
 
     field: str  # the ClaimKeys field the list sorts by
     descending: bool
@@ -141,34 +144,41 @@ class ResponseCache:
             scope["type"] == "http"
             and scope["method"] == "GET"
             and scope["path"].startswith(CACHED_PREFIXES)
+            and not scope["path"].startswith(self.log.uncached_prefixes)
             and not scope["app"].state.settings.require_key_for_reads
         )
 
     def _apply(self, changes: Changes) -> None:
         if changes.number <= self._applied:
             return  # a read shared by a burst, applied by an earlier request of it
-        missed = changes.number != self._applied + 1
-        self._applied = changes.number
-        if missed or changes.everything:
+        if changes.number != self._applied + 1 or changes.everything:
             self._drops += 1
-            self._answers.clear()
-            self._of_claim.clear()
-            self._pages.clear()
-            self._shared.clear()
-            self._bytes = 0
+            self._clear()
         elif changes.claims:
             self._drops += 1
-            for key in list(self._shared):
+            self._drop_reached_by(changes.claims)
+        # Last: were a drop to fail, the next read would count as missed and empty it all.
+        self._applied = changes.number
+
+    def _clear(self) -> None:
+        self._answers.clear()
+        self._of_claim.clear()
+        self._pages.clear()
+        self._shared.clear()
+        self._bytes = 0
+
+    def _drop_reached_by(self, claims: Mapping[int, ClaimKeys | None]) -> None:
+        for key in list(self._shared):
+            self._drop(key)
+        changed = claims.items()
+        # Each check is a set look-up and two tuple comparisons (~0.5 us), on the loop.
+        sort_out = len(self._pages) * len(changed) <= MAX_PAGE_CHECKS
+        for key, extent in list(self._pages.items()):
+            if not sort_out or any(extent.changed_by(c, keys) for c, keys in changed):
                 self._drop(key)
-            changed = changes.claims.items()
-            # Each check is a set look-up and two tuple comparisons (~0.5 us), on the loop.
-            sort_out = len(self._pages) * len(changed) <= MAX_PAGE_CHECKS
-            for key, extent in list(self._pages.items()):
-                if not sort_out or any(extent.changed_by(c, keys) for c, keys in changed):
-                    self._drop(key)
-            for claim in changes.claims:
-                for key in list(self._of_claim.get(claim, ())):
-                    self._drop(key)
+        for claim in claims:
+            for key in list(self._of_claim.get(claim, ())):
+                self._drop(key)
 
     async def _replay(self, answer: CachedAnswer, if_none_match: str | None, send: Send) -> None:
         # As app/http/conditional.py `respond` answers: 304 with the ETag when the client has it.

@@ -70,3 +70,28 @@ def test_the_budget_stays_with_the_loop(engine: sa.Engine) -> None:
     _threads_of(engine, "SELECT 1")
     with read_once(engine) as session:
         assert session.execute(sa.text(SLOW_COUNT)).scalar_one() == 3000000
+
+
+def test_a_shape_whose_work_outlasts_the_budget_goes_to_the_pool_at_once(engine: sa.Engine) -> None:
+    """The same question walks as far again: it loses the loop's budget once, not each time.
+    Another shape still tries the loop first."""
+    runs: list[int] = []
+
+    def read(engine: sa.Engine, sql: str) -> object:
+        runs.append(threading.get_ident())
+        with read_session(engine) as session:
+            return session.execute(sa.text(sql)).scalar_one()
+
+    async def main() -> list[list[bool]]:
+        seen = []
+        for sql, shape in ((SLOW_COUNT, "slow"), (SLOW_COUNT, "slow"), ("SELECT 1", "quick")):
+            runs.clear()
+            await run_read(engine, read, sql, shape=("test", str(engine.url), shape))
+            seen.append([thread == threading.get_ident() for thread in runs])
+        return seen
+
+    on_loop = asyncio.run(main())
+    if engine.dialect.name == "sqlite":
+        assert on_loop == [[True, False], [False], [True]]
+    else:
+        assert on_loop == [[False], [False], [False]]

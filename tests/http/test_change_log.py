@@ -130,3 +130,27 @@ def test_a_commit_of_many_claims_is_reported_as_everything(
         (0, True),
         (1, False),  # and the log has kept its place
     ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_writers_of_different_sources_do_not_wait_for_each_other(database_url: str) -> None:
+    """PostgreSQL runs writers side by side: each records its own source's row, so neither
+    holds a lock the other needs (SQLite has one writer at a time anyway)."""
+    engine = sa.create_engine(database_url, connect_args={"options": "-c lock_timeout=2000"})
+    insert = sa.text(
+        "INSERT INTO source (name, name_key, kind, created_at, updated_at) "
+        "VALUES (:name, :name, 'monitor', now(), now())"
+    )
+    try:
+        with engine.connect() as first, engine.connect() as second:
+            first.execute(insert, {"name": "SANA"})
+            second.execute(insert, {"name": "SOHR"})  # lock_timeout: fails if it waits
+            second.commit()
+            first.commit()
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT resource_type, count(*) FROM content_change GROUP BY resource_type")
+            ).all()
+    finally:
+        engine.dispose()
+    assert dict(rows) == {"source": 2}
