@@ -13,14 +13,14 @@ from app.claims import csv as claims_csv
 from app.claims import service
 from app.claims.detail import claim_detail, claim_detail_at
 from app.claims.filters import ClaimSort
-from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimPublic, ClaimUpdate
+from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
 from app.claims.query import ClaimQuery
 from app.core.auth import ReadAccess, WriteKey
 from app.core.db import read_once, read_session, run_read
 from app.core.deps import WriteSession
 from app.core.errors import problem_responses
 from app.core.fields import Rfc3339
-from app.core.pagination import decode_cursor, next_link
+from app.core.pagination import next_link
 from app.core.query import list_fields, validate_query
 from app.http.conditional import IfNoneMatch, if_match, read_responses, represented, tagged
 from app.http.idempotency.in_transaction import answer_in_transaction
@@ -84,28 +84,28 @@ def _claim_page(engine: Engine, query: ClaimQuery) -> tuple[bytes, str | None, P
     """The page as JSON bytes (validated once, by the service, and serialized here rather
     than validated again by FastAPI), its next cursor, and its extent for the cache."""
     with read_once(engine) as session:
-        items, next_cursor, following = service.claims_page(
+        page = service.claims_page(
             session=session,
             filters=query.filters(),
             sort=query.sort,
             limit=query.limit,
             cursor=query.cursor,
         )
-    body = _CLAIM_PAGE.dump_json(ClaimPage(items=items, next_cursor=next_cursor))
-    return body, next_cursor, _extent(query, items, following)
+    body = _CLAIM_PAGE.dump_json(ClaimPage(items=page.items, next_cursor=page.next_cursor))
+    return body, page.next_cursor, _extent(query.sort, page)
 
 
-def _extent(
-    query: ClaimQuery, items: list[ClaimPublic], following: tuple[datetime, int] | None
-) -> PageExtent | None:
+def _extent(sort: ClaimSort, page: service.ClaimsPage) -> PageExtent | None:
     """The span of the list's order this page covers, up to the first claim after it (its
     next cursor depends on that one): a ranked page has none to declare."""
-    sort = query.sort
     if sort is ClaimSort.relevance:
         return None
-    after = decode_cursor(query.cursor, sort.value, datetime) if query.cursor else None
-    claims = {int(item.id) for item in items} | ({following[1]} if following else set())
-    return PageExtent(sort.field_name, sort.descending, after, following, frozenset(claims))
+    claims = {int(item.id) for item in page.items}
+    if page.following is not None:
+        claims.add(page.following[1])
+    return PageExtent(
+        sort.field_name, sort.descending, page.after, page.following, frozenset(claims)
+    )
 
 
 _CLAIM_PAGE = TypeAdapter(ClaimPage)

@@ -1,6 +1,7 @@
 """Claims: create, read, update, delete, and the filtered list."""
 
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import TypeAdapter
 from sqlalchemy import delete
@@ -102,22 +103,29 @@ def _write_tags(session: Session, claim: Claim) -> None:
 def list_claims(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
 ) -> tuple[list[ClaimPublic], str | None]:
-    items, next_cursor, _following = claims_page(
-        session=session, filters=filters, sort=sort, limit=limit, cursor=cursor
-    )
-    return items, next_cursor
+    page = claims_page(session=session, filters=filters, sort=sort, limit=limit, cursor=cursor)
+    return page.items, page.next_cursor
+
+
+class ClaimsPage(NamedTuple):
+    """A page and where it lies in its list's order, places being (sort key, id)."""
+
+    items: list[ClaimPublic]
+    next_cursor: str | None
+    after: tuple[datetime, int] | None  # the cursor's place; None at the list's start
+    # The first claim after the page: the row fetched to learn that a next page exists,
+    # which the page's answer depends on. None on the last page, and for a ranked page.
+    following: tuple[datetime, int] | None
 
 
 def claims_page(
     *, session: Session, filters: ClaimFilters, sort: ClaimSort, limit: int, cursor: str | None
-) -> tuple[list[ClaimPublic], str | None, tuple[datetime, int] | None]:
-    """A page, its next cursor, and the place (sort key, id) of the first claim after it:
-    the row fetched to learn that a next page exists, which the page's answer depends on."""
+) -> ClaimsPage:
     if sort is ClaimSort.relevance:
         items, next_cursor = list_by_relevance(
             session=session, filters=filters, limit=limit, cursor=cursor
         )
-        return items, next_cursor, None
+        return ClaimsPage(items, next_cursor, None, None)
     if filters.as_of is None:
         listed = ListQuery(
             select(*_PUBLIC_COLUMNS).where(*conditions(session, filters)),
@@ -127,8 +135,9 @@ def claims_page(
     else:
         listed = list_as_of(session, filters, sort, limit)
     query = listed.statement
-    if cursor:
-        value, claim_id = decode_cursor(cursor, sort.value, datetime)
+    after = decode_cursor(cursor, sort.value, datetime) if cursor else None
+    if after is not None:
+        value, claim_id = after
         query = query.where(
             keyset_after(listed.key, listed.claim_id, value, claim_id, descending=sort.descending)
         )
@@ -144,7 +153,8 @@ def claims_page(
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = encode_cursor(sort.value, last[sort.field_name], last["id"])
-    return _CLAIM_LIST.validate_python([dict(row) for row in rows]), next_cursor, following
+    items = _CLAIM_LIST.validate_python([dict(row) for row in rows])
+    return ClaimsPage(items, next_cursor, after, following)
 
 
 # Plain rows validated in one call of pydantic's core: no ORM identity map or per-row

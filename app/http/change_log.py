@@ -76,7 +76,7 @@ class Changes:
         claims = {}
         for kind, resource, created_at, updated_at in rows:
             if kind != "claim":
-                return cls(number, {}, everything=True)
+                return cls.all(number)
             claims[resource] = _keys(created_at, updated_at)
         return cls(number, claims)
 
