@@ -30,6 +30,7 @@ from app.http.idempotency.middleware import InvalidKey, parse_key
 from app.main import create_app
 
 MAX_EXAMPLES = 50
+REQUEST_TIMEOUT_SECONDS = 30
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -56,6 +57,10 @@ schema = schemathesis.openapi.from_asgi(
     config=schemathesis.Config.from_dict(
         {
             "seed": SEED,
+            # The app bounds its own waits (a statement 10 s plus a 2 s margin, a pooled
+            # connection 5 s) and answers 503 past them; schemathesis's default 10 s would
+            # fail a slow machine, not the app. A request that hangs still fails here.
+            "request-timeout": REQUEST_TIMEOUT_SECONDS,
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             # POST /bulk's body is free-form NDJSON text: a schema cannot say which strings
             # are valid files, so generated "valid" strings are rightly refused with 422.
