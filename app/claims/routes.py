@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from app.claims import csv as claims_csv
 from app.claims import service
-from app.claims.detail import claim_detail, claim_detail_at
+from app.claims.detail import claim_detail, claim_detail_at, get_claim_detail
 from app.claims.filters import ClaimSort
 from app.claims.models import ClaimCreate, ClaimDetail, ClaimPage, ClaimUpdate
 from app.claims.query import ClaimQuery
@@ -180,12 +180,13 @@ def _claim_response(
     if_none_match: str | None,
 ) -> Response:
     with read_session(engine) as session:
-        claim = service.get_claim(session=session, claim_id=claim_id)
         if prefers_jsonld(request):
+            claim = service.get_claim(session=session, claim_id=claim_id)
             return jsonld_response(request=request, session=session, claim=claim)
         if as_of is None and known_at is None:
-            detail = claim_detail(session=session, claim=claim)
+            detail = get_claim_detail(session=session, claim_id=claim_id)
         else:
+            claim = service.get_claim(session=session, claim_id=claim_id)
             detail = claim_detail_at(session=session, claim=claim, as_of=as_of, known_at=known_at)
     return represented(detail, if_none_match, headers={"Vary": "Accept"})
 

@@ -33,8 +33,12 @@ def get_claim(*, session: Session, claim_id: str, for_update: bool = False) -> C
         populate_existing=for_update,
     )
     if claim is None:
-        raise NotFound(f"No claim has id '{claim_id}'.")
+        raise no_such_claim(claim_id)
     return claim
+
+
+def no_such_claim(claim_id: str) -> NotFound:
+    return NotFound(f"No claim has id '{claim_id}'.")
 
 
 def create_claim(*, session: Session, data: ClaimCreate) -> Claim:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.claims import service as claim_service
-from app.claims.detail import claim_detail, claim_detail_at
+from app.claims.detail import claim_detail_at, get_claim_detail
 from app.claims.filters import ClaimSort
 from app.claims.models import ClaimDetail, ClaimPublic
 from app.core.errors import NotFound
@@ -230,11 +230,6 @@ def reports_of(stances: Sequence[Shown]) -> list[ReportLink]:
     return list(links.values())
 
 
-def _detail(session: Session, claim_id: str) -> ClaimDetail:
-    claim = claim_service.get_claim(session=session, claim_id=claim_id)
-    return claim_detail(session=session, claim=claim)
-
-
 def desk_page(*, session: Session, query: DeskQuery) -> DeskPage:
     """The page of the desk `query` asks for: its sections in order (disputed, denied,
     the rest), each newest change first, walked with GET /claims's own cursor."""
@@ -305,7 +300,7 @@ def _read_history(session: Session, claim_id: str) -> list[StancePublic]:
 
 
 def claim_page(*, session: Session, claim_id: str, as_of: datetime | None) -> ClaimPage:
-    detail = _detail(session, claim_id)
+    detail = get_claim_detail(session=session, claim_id=claim_id)
     since = status_since_of(detail)
     if as_of is not None:
         detail, since = claim_as_of(session=session, detail=detail, as_of=as_of)

@@ -1,8 +1,9 @@
 """Claims over HTTP: create, read, update, delete, and status kept on write."""
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_stance, make_claim, make_source
+from tests.helpers import add_stance, captured_sql, make_claim, make_source
 
 
 def test_create_claim_returns_201_location_and_defaults(
@@ -250,3 +251,66 @@ def test_stance_on_unknown_claim_is_404(client: TestClient, auth: dict[str, str]
         json={"source_id": source["id"], "stance": "asserts"},
     )
     assert response.status_code == 404
+
+
+def test_a_claim_is_read_in_one_statement_with_its_stances_and_verdict(
+    app: FastAPI, client: TestClient, auth: dict[str, str]
+) -> None:
+    """GET /claims/{id} reads the claim, its current stances with their sources and its
+    verdict with the reviewer in one statement (one snapshot, one round trip), and shows
+    what the writes answered: the same body and ETag as the verdict's claim after PATCH."""
+    insurgents = make_source(client, auth, "Insurgent command", affiliation="Opposition")
+    state_media = make_source(client, auth, "SANA", kind="state_media")
+    checker = make_source(client, auth, "Desk", kind="other")
+    claim = make_claim(client, auth, "Insurgents entered Hama.")
+    add_stance(
+        client, auth, claim["id"], insurgents["id"], "asserts", stated_at="2024-12-05T08:00:00Z"
+    )
+    add_stance(
+        client, auth, claim["id"], state_media["id"], "asserts", stated_at="2024-12-05T09:00:00Z"
+    )
+    add_stance(
+        client,
+        auth,
+        claim["id"],
+        state_media["id"],
+        "denies",
+        stated_at="2024-12-05T11:21:00+02:00",
+    )
+    verdict = {
+        "rating": "mostly_false",
+        "source_id": checker["id"],
+        "reviewed_at": "2024-12-06T12:00:00Z",
+    }
+    assert client.put(f"/claims/{claim['id']}/verdict", headers=auth, json=verdict).is_success
+    patched = client.patch(f"/claims/{claim['id']}", headers=auth, json={"place": "Hama"})
+    assert patched.status_code == 200
+    with captured_sql(app.state.engine) as ran:
+        read = client.get(f"/claims/{claim['id']}")
+    selects = [statement for statement, _ in ran if statement.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, selects
+    assert read.json() == patched.json()
+    assert read.headers["etag"] == patched.headers["etag"]
+    body = read.json()
+    assert [(s["source"]["name"], s["stance"]) for s in body["stances"]] == [
+        ("SANA", "denies"),
+        ("Insurgent command", "asserts"),
+    ]
+    assert body["status"] == "disputed"
+    assert body["verdict"]["source"] == {
+        "id": checker["id"],
+        "name": "Desk",
+        "kind": "other",
+        "affiliation": None,
+    }
+
+
+def test_a_claim_without_stances_or_verdict_reads_as_written(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    created = client.post("/claims", headers=auth, json={"text": "The army redeployed."})
+    read = client.get(created.headers["location"])
+    assert read.json() == created.json()
+    assert read.json()["stances"] == [] and read.json()["verdict"] is None
+    assert client.get("/claims/99999999").status_code == 404
+    assert client.get("/claims/007x").status_code == 404
