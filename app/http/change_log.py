@@ -98,9 +98,6 @@ def _utc(value: datetime | str) -> datetime:
 
 
 class ChangeLog(Protocol):
-    # Reads whose answer depends on more than the data, never cached.
-    uncached_prefixes: tuple[str, ...]
-
     async def read(self) -> Changes | None:
         """The changes since the last read, or None when they cannot be read now."""
 
@@ -112,7 +109,6 @@ class SqliteChangeLog:
     """Reads on a connection of its own that never writes: microseconds, and a WAL reader
     never waits for writers, so no thread hop."""
 
-    uncached_prefixes: tuple[str, ...] = ()
     SINCE = (
         "SELECT c.seq, c.resource_type, c.resource_id, claim.created_at, claim.updated_at "
         "FROM content_change AS c LEFT JOIN claim "
@@ -181,9 +177,6 @@ class PostgresChangeLog:
     and the routes answer the rest with their own bounded errors."""
 
     RETRY_AFTER = 1.0
-    # The feed serves only transactions older than every one still running in the cluster
-    # (app/sync/changes.py): its answer moves when an unrelated transaction ends.
-    uncached_prefixes: tuple[str, ...] = ("/changes",)
     # The snapshot this statement reads at, and the rows it sees that `%s` did not.
     SINCE = (
         "SELECT pg_current_snapshot()::text, c.resource_type, c.resource_id, claim.created_at, "

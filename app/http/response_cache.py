@@ -11,7 +11,9 @@ the last look changed, kept by triggers) and drops the answers those changes can
   it covers and the claims on it) goes when a claim on it changes, or a changed claim now
   sorts into its span: whatever the filters, nothing else can change a keyset page;
 - every other read (ranked search, CSV, sources, /changes) goes when anything changes;
-- everything goes when a source or a report changes, or the log has lost its place.
+- everything goes when a source or a report changes, or the log has lost its place;
+- a route whose answer depends on more than the data keeps it out (keep_out_of_cache: the
+  feed on PostgreSQL, which stops short of the cluster's running transactions).
 
 So no request gets an answer older than its own arrival, and no write path can forget to
 invalidate: the database records every change, whoever makes it. An answer is kept only if
@@ -43,6 +45,8 @@ MAX_PAGE_CHECKS = 20_000
 
 # Where a route leaves its page's extent for the cache, in the request's state.
 EXTENT_STATE = "claims_page_extent"
+# Set there by a route whose answer depends on more than the data (keep_out_of_cache).
+UNCACHEABLE_STATE = "claims_uncacheable"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ def declare_extent(request: Request, extent: PageExtent) -> None:
     """Tell the cache what can change this page (a route that does not, is dropped on any
     change)."""
     request.scope.setdefault("state", {})[EXTENT_STATE] = extent
+
+
+def keep_out_of_cache(request: Request) -> None:
+    """Tell the cache not to keep this answer: it depends on more than the data (no change
+    to the data would drop it)."""
+    request.scope.setdefault("state", {})[UNCACHEABLE_STATE] = True
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,6 @@ class ResponseCache:
             scope["type"] == "http"
             and scope["method"] == "GET"
             and scope["path"].startswith(CACHED_PREFIXES)
-            and not scope["path"].startswith(self.log.uncached_prefixes)
             and not scope["app"].state.settings.require_key_for_reads
         )
 
@@ -212,7 +221,12 @@ class ResponseCache:
                 keep = size <= self.max_bytes // 8
                 chunks.append(body)
                 # A change applied meanwhile may postdate what the routes read: not kept.
-                if keep and not message.get("more_body", False) and drops == self._drops:
+                if (
+                    keep
+                    and not message.get("more_body", False)
+                    and drops == self._drops
+                    and not state.get(UNCACHEABLE_STATE)
+                ):
                     extent = state.get(EXTENT_STATE)
                     body = b"".join(chunks)
                     self._store(key, CachedAnswer(headers, body, _etag(headers), claim, extent))
