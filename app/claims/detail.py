@@ -1,7 +1,6 @@
 """A claim as GET /claims/{claim_id} shows it: with its current stances and its verdict;
 now, or as stated by `as_of` and known at `known_at` (replayed from its history)."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,9 @@ _STANCE = [name for name in StanceLine.model_fields if name != "current"]
 _SOURCE = list(SourceSummary.model_fields)
 _VERDICT = [name for name in VerdictPublic.model_fields if name != "source"]
 _PARTS = (_CLAIM, _STANCE, _SOURCE, _VERDICT, _SOURCE)
+_CLAIM_AT, _STANCE_AT, _SOURCE_AT, _VERDICT_AT, _REVIEWER_AT = range(len(_PARTS))
+# Where each part's columns start in a row.
+_STARTS = [sum(len(names) for names in _PARTS[:at]) for at in range(len(_PARTS))]
 
 
 def _detail_statement() -> Any:
@@ -59,10 +61,11 @@ def find_claim_detail(*, session: Session, claim_id: int) -> ClaimDetail | None:
     rows = session.execute(_DETAIL, {"claim_id": claim_id}).all()
     if not rows:
         return None
-    claim, _, _, verdict, reviewer = _split(rows[0])
+    first = rows[0]  # the claim and its verdict are on every row
+    claim, verdict = _part(first, _CLAIM_AT), _part(first, _VERDICT_AT)
     stances, current = [], []
     for row in rows:
-        _, stance, source, _, _ = _split(row)
+        stance, source = _part(row, _STANCE_AT), _part(row, _SOURCE_AT)
         if stance["id"] is None:
             break  # the claim has no current stance: one row, its stance columns null
         stances.append({**stance, "current": True, "source": source})
@@ -80,7 +83,9 @@ def find_claim_detail(*, session: Session, claim_id: int) -> ClaimDetail | None:
             **claim,
             "status_explanation": derive_status(current).explanation,
             "stances": stances,
-            "verdict": None if verdict["claim_id"] is None else {**verdict, "source": reviewer},
+            "verdict": None
+            if verdict["claim_id"] is None
+            else {**verdict, "source": _part(first, _REVIEWER_AT)},
         }
     )
 
@@ -101,13 +106,10 @@ def claim_detail(*, session: Session, claim: Claim) -> ClaimDetail:
     return detail
 
 
-def _split(row: Row[Any]) -> Sequence[dict[str, Any]]:
-    """The row's values, one dict per part of _PARTS."""
-    parts, start = [], 0
-    for names in _PARTS:
-        parts.append(dict(zip(names, row[start : start + len(names)], strict=True)))
-        start += len(names)
-    return parts
+def _part(row: Row[Any], at: int) -> dict[str, Any]:
+    """The values of the row's part `at` of _PARTS, by name."""
+    names, start = _PARTS[at], _STARTS[at]
+    return dict(zip(names, row[start : start + len(names)], strict=True))
 
 
 def claim_detail_at(
