@@ -97,9 +97,16 @@ def decode_position(cursor: str) -> tuple[int, int]:
     return txid, seq
 
 
+def stops_at_running_transactions(session: Session) -> bool:
+    """Whether the feed holds back transactions still running anywhere in the cluster
+    (PostgreSQL: commits there come out of txid order), so that its page moves when one of
+    them ends, whatever it wrote."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _settled(session: Session) -> Any:
     """Rows of transactions that can no longer be followed by an earlier-sorting commit."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not stops_at_running_transactions(session):
         return None
     return col(SyncChange.txid) < literal_column(
         "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"

@@ -15,7 +15,7 @@ from app.core.errors import AppError, problem_responses
 from app.core.pagination import Paging
 from app.http.response_cache import keep_out_of_cache
 from app.sync.bulk.importer import MEDIA_TYPE, import_body
-from app.sync.changes import ChangePage, list_changes
+from app.sync.changes import ChangePage, list_changes, stops_at_running_transactions
 from app.sync.export import export_lines
 
 router = APIRouter(tags=["sync"])
@@ -132,10 +132,8 @@ def list_changes_route(request: Request, session: ReadSession, paging: Paging) -
     """Every claim and source that changed after `cursor` (from the beginning without one),
     oldest change first, each once with its current state, or as a tombstone if deleted.
     Store `sync_cursor` and pass it back later to get only what changed since."""
-    if session.get_bind().dialect.name == "postgresql":
-        # The feed stops short of every transaction still running in the cluster
-        # (app/sync/changes.py): its page moves when one ends, whatever it wrote.
-        keep_out_of_cache(request)
+    if stops_at_running_transactions(session):
+        keep_out_of_cache(request)  # no change to the data would drop its answer
     items, next_cursor, sync_cursor = list_changes(
         session=session, cursor=paging.cursor, limit=paging.limit
     )
