@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 
 from app.claims.models import Claim
+from app.claims.service import no_such_claim
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.ids import parse_id
@@ -285,7 +286,7 @@ def record_stance(conn: Connection, *, claim_id: str, data: StanceCreate) -> Rec
     citation = _cite_before_the_claim(conn, data)
     claim = conn.execute(_LOCK_CLAIM, {"claim_pk": claim_pk}).mappings().first()
     if claim is None:
-        raise NotFound(f"No claim has id '{claim_id}'.")
+        raise no_such_claim(claim_id)
     if source is None:
         raise _unknown_source(data.source_id)
     if isinstance(citation, ValidationFailed):
