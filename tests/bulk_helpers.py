@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,25 @@ NDJSON = {"Content-Type": "application/x-ndjson"}
 
 def ndjson(*records: dict[str, Any]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+
+
+def rfc3339(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def stance_records(claim: str, story: list[tuple[str, str, datetime]]) -> list[dict[str, Any]]:
+    """A claim's stances as bulk records, from (source id, stance, stated_at) in order."""
+    return [
+        {
+            "type": "stance",
+            "id": f"{claim}-{n}",
+            "claim_id": claim,
+            "source_id": source,
+            "stance": kind,
+            "stated_at": rfc3339(stated),
+        }
+        for n, (source, kind, stated) in enumerate(story)
+    ]
 
 
 def post_bulk(client: TestClient, auth: dict[str, str], body: bytes) -> Any:

@@ -7,7 +7,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from app.claims.as_of_list import ListQuery
+from app.claims.as_of_list import ListQuery, PeriodWalks
 from app.claims.as_of_list import list_query as list_as_of
 from app.claims.filters import ClaimFilters, ClaimSort, conditions
 from app.claims.models import Claim, ClaimCreate, ClaimPublic, ClaimTag, ClaimUpdate
@@ -15,7 +15,7 @@ from app.claims.relevance import list_by_relevance
 from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import decode_cursor, encode_cursor
 from app.events.models import EventType
 from app.events.outbox import claim_snapshot, emit
 from app.search.column import search_text
@@ -130,6 +130,7 @@ def claims_page(
             session=session, filters=filters, limit=limit, cursor=cursor
         )
         return ClaimsPage(items, next_cursor, None, None)
+    listed: ListQuery | PeriodWalks
     if filters.as_of is None:
         listed = ListQuery(
             select(*_PUBLIC_COLUMNS).where(*conditions(session, filters)),
@@ -137,20 +138,10 @@ def claims_page(
             col(Claim.id),
         )
     else:
-        listed = list_as_of(session, filters, sort, limit)
-    query = listed.statement
+        listed = list_as_of(session, filters, sort)
     after = decode_cursor(cursor, sort.value, datetime) if cursor else None
-    if after is not None:
-        value, claim_id = after
-        query = query.where(
-            keyset_after(listed.key, listed.claim_id, value, claim_id, descending=sort.descending)
-        )
-    order = (
-        (listed.key.desc(), listed.claim_id.desc())
-        if sort.descending
-        else (listed.key.asc(), listed.claim_id.asc())
-    )
-    rows = session.connection().execute(query.order_by(*order).limit(limit + 1)).mappings().all()
+    query, values = listed.page(after, descending=sort.descending, limit=limit + 1)
+    rows = session.connection().execute(query, values).mappings().all()
     next_cursor = following = None
     if len(rows) > limit:
         following = (rows[limit][sort.field_name], rows[limit]["id"])

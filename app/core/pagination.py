@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import ColumnElement, literal, tuple_
+from sqlalchemy import BindParameter, ColumnElement, literal, tuple_
 from starlette.requests import Request
 
 from app.core.errors import ValidationFailed
@@ -169,7 +169,13 @@ def keyset_after(
     descending: bool,
 ) -> ColumnElement[bool]:
     """Rows strictly after (value, row_id) in (sort_column, id_column) order: a row-value
-    comparison that the (sort_column, id) index serves on both engines."""
+    comparison that the (sort_column, id) index serves on both engines. The place may be
+    parameters of a statement built once (app/claims/as_of_list.py)."""
     left = tuple_(sort_column, id_column)
-    right = tuple_(literal(value, sort_column.type), literal(row_id, id_column.type))
+    right = tuple_(
+        *(
+            given if isinstance(given, BindParameter) else literal(given, column.type)
+            for given, column in ((value, sort_column), (row_id, id_column))
+        )
+    )
     return left < right if descending else left > right

@@ -4,10 +4,12 @@ write (app/stances/periods.py) so that lists as of a past time are served by an 
 from datetime import datetime
 
 from sqlalchemy import Index, String
+from sqlalchemy.sql.elements import Grouping
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.models import IdType, enum_check, id_reference
+from app.stances.period_lag import lag_class
 from app.stances.rules import ClaimStatus
 
 
@@ -24,33 +26,6 @@ class ClaimStatusPeriod(SQLModel, table=True):
             "claim_id",
             "valid_from",
             unique=True,
-        ),
-        # The list as of T filtered by status, when few periods of that status began by T:
-        # the range up to T, sorted after (app/claims/as_of_list.py).
-        Index(
-            "ix_claim_status_period_status_valid_from",
-            "status",
-            "valid_from",
-            "valid_to",
-            "claim_id",
-        ),
-        # The same list otherwise: the periods of that status in the list's order, those
-        # holding at T picked from the index entries (migration 0013).
-        Index(
-            "ix_claim_status_period_status_claim_updated_at",
-            "status",
-            "claim_updated_at",
-            "claim_id",
-            "valid_from",
-            "valid_to",
-        ),
-        Index(
-            "ix_claim_status_period_status_claim_created_at",
-            "status",
-            "claim_created_at",
-            "claim_id",
-            "valid_from",
-            "valid_to",
         ),
         {"sqlite_autoincrement": True},
     )
@@ -70,3 +45,18 @@ class ClaimStatusPeriod(SQLModel, table=True):
     # by: set on insert, and kept equal to the claim's by the trigger of migration 0013.
     claim_created_at: datetime = Field(sa_type=UTCDateTime)
     claim_updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# The list as of T filtered by status: the periods of that status, a lag class at a time,
+# in the list's order (app/stances/period_lag.py; migration 0015).
+_period = ClaimStatusPeriod.__table__  # type: ignore[attr-defined]
+for _key in ("claim_updated_at", "claim_created_at"):
+    Index(
+        f"ix_claim_status_period_status_lag_{_key}",
+        _period.c.status,
+        Grouping(lag_class(_period.c.valid_from, _period.c[_key])),  # PostgreSQL wants (...)
+        _period.c[_key],
+        _period.c.claim_id,
+        _period.c.valid_from,
+        _period.c.valid_to,
+    )

@@ -1,12 +1,12 @@
 """GET /claims?as_of=T&status=S driven by the status periods (app/claims/as_of_list.py):
-the same items, order and cursors as the claim side, through either of its indexes.
+the same items, order and cursors as the claim side, early and late, walking each lag class
+of the period index (app/stances/period_lag.py).
 
 The archive: 1,200 claims, bulk-imported with shuffled created_at and updated_at. Claim i
 is asserted at BASE + i minutes and denied 30 s later (disputed); for i % 3 == 1 the
 denier comes round 20 minutes later (corroborated), for i % 3 == 2 the asserter retracts
-40 minutes later (denied). Early (T_EARLY) few disputed periods have begun: the range
-serves; late (T_LATE) all 1,200 have begun and only a third still hold: the walk serves
-(SQLite picks by a bounded count, PostgreSQL by its statistics).
+40 minutes later (denied). Early (T_EARLY) few disputed periods have begun; late (T_LATE)
+all 1,200 have begun and only a third still hold.
 
 The oracle is the unfiltered list as of T (the claim side, checked against the replay by
 tests/claims/test_as_of.py), filtered here by each item's status.
@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.bulk_helpers import ndjson, post_bulk
+from app.stances.period_lag import CLASSES
+from tests.bulk_helpers import ndjson, post_bulk, rfc3339, stance_records
 from tests.claims.test_query_plans import (
-    assert_index_served,
     paged,
     postgres_plan,
     sqlite_plan,
@@ -34,19 +34,14 @@ BASE = datetime(2024, 1, 1, tzinfo=UTC)
 RECORDED = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def _rfc3339(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-T_EARLY = _rfc3339(BASE + timedelta(minutes=100))
-T_LATE = _rfc3339(BASE + timedelta(minutes=CLAIMS + 100))
+T_EARLY = rfc3339(BASE + timedelta(minutes=100))
+T_LATE = rfc3339(BASE + timedelta(minutes=CLAIMS + 100))
 FUTURE = "2100-01-01T00:00:00Z"
 SORTS = ["-updated_at", "updated_at", "-created_at", "created_at"]
 WALK = {
-    "updated_at": "ix_claim_status_period_status_claim_updated_at",
-    "created_at": "ix_claim_status_period_status_claim_created_at",
+    "updated_at": "ix_claim_status_period_status_lag_claim_updated_at",
+    "created_at": "ix_claim_status_period_status_lag_claim_created_at",
 }
-RANGE = "ix_claim_status_period_status_valid_from"
 
 
 def _records(numbers: range) -> list[dict[str, Any]]:
@@ -62,9 +57,9 @@ def _records(numbers: range) -> list[dict[str, Any]]:
                 "type": "claim",
                 "id": f"c{i}",
                 "text": f"Claim {i}",
-                "created_at": _rfc3339(created),
+                "created_at": rfc3339(created),
                 # Shuffled apart from created_at, with ties (the keyset breaks them by id).
-                "updated_at": _rfc3339(created + timedelta(minutes=(i * 91) % CLAIMS // 2)),
+                "updated_at": rfc3339(created + timedelta(minutes=(i * 91) % CLAIMS // 2)),
             }
         )
         at = BASE + timedelta(minutes=i)
@@ -73,17 +68,7 @@ def _records(numbers: range) -> list[dict[str, Any]]:
             story.append(("d", "asserts", at + timedelta(minutes=20)))
         elif i % 3 == 2:
             story.append(("a", "retracts", at + timedelta(minutes=40)))
-        stances += [
-            {
-                "type": "stance",
-                "id": f"t{i}-{n}",
-                "claim_id": f"c{i}",
-                "source_id": source,
-                "stance": kind,
-                "stated_at": _rfc3339(stated),
-            }
-            for n, (source, kind, stated) in enumerate(story)
-        ]
+        stances += stance_records(f"c{i}", story)
     return sources + claims + stances
 
 
@@ -171,33 +156,48 @@ def test_the_order_follows_the_claims_writes(
     )
 
 
+@pytest.mark.parametrize("as_of", [T_EARLY, T_LATE])
 @pytest.mark.parametrize("sort", SORTS)
-def test_the_late_status_list_walks_the_periods_in_the_lists_order(
-    app: FastAPI, client: TestClient, archive: None, sort: str
+def test_the_status_list_walks_each_lag_class_in_the_lists_order(
+    app: FastAPI, client: TestClient, archive: None, sort: str, as_of: str
 ) -> None:
-    """Both pages read through the walk index: no scan, no sort, on both engines."""
-    params = {"as_of": T_LATE, "status": "disputed", "sort": sort}
-    assert_index_served(app, client, "/claims", params, WALK[sort.lstrip("-")])
-
-
-def test_the_early_status_list_reads_the_periods_begun_by_t(
-    app: FastAPI, client: TestClient, archive: None
-) -> None:
-    """On SQLite the range: periods of the status begun by T (a bounded count chose it),
-    then their claims by primary key, sorted; never a scan of claims or periods."""
+    """Both pages read the periods only through the walk index, one bounded walk a lag
+    class; then the page's own periods and claims by primary key. No scan of a table, and
+    the only sorts are of the walks' pages (at most `limit` rows each), on both engines."""
     engine: sa.Engine = app.state.engine
-    params = {"as_of": T_EARLY, "status": "disputed", "limit": 1}
+    index = WALK[sort.lstrip("-")]
+    params = {"as_of": as_of, "status": "disputed", "sort": sort, "limit": 1}
     with captured_sql(engine) as ran:
-        assert client.get("/claims", params=params).status_code == 200
-    [(statement, parameters)] = paged(ran)
-    if engine.dialect.name == "sqlite":
-        plan = sqlite_plan(engine, statement, parameters)
-        assert [line for line in plan if not line.startswith("USE TEMP B-TREE")] == [
-            f"SEARCH claim_status_period USING INDEX {RANGE} (status=? AND valid_from<?)",
-            "SEARCH claim USING INTEGER PRIMARY KEY (rowid=?)",
-        ], plan
-    else:
-        nodes = postgres_plan(engine, statement, parameters)
-        types = [node["Node Type"] for node in nodes]
-        assert [t for t in types if t == "Seq Scan"] == [], types
-        assert {node.get("Index Name") for node in nodes} & {RANGE, WALK["updated_at"]}, nodes
+        first = client.get("/claims", params=params).json()
+        assert first["next_cursor"] is not None
+        assert client.get("/claims", params={**params, "cursor": first["next_cursor"]}).is_success
+    statements = paged(ran)
+    assert len(statements) == 2
+    for statement, parameters in statements:
+        if engine.dialect.name == "sqlite":
+            _assert_sqlite_walks(sqlite_plan(engine, statement, parameters), index)
+        else:
+            nodes = postgres_plan(engine, statement, parameters)
+            assert [node for node in nodes if node["Node Type"] == "Seq Scan"] == [], nodes
+            reads = [
+                node.get("Index Name")
+                for node in nodes
+                if node.get("Relation Name") == "claim_status_period"
+            ]
+            assert reads.count(index) == len(CLASSES), nodes
+            assert set(reads) == {index, "pk_claim_status_period"}, nodes
+
+
+def _assert_sqlite_walks(plan: list[str], index: str) -> None:
+    reads = [line for line in plan if line.startswith(("SEARCH", "SCAN"))]
+    walks = [line for line in reads if index in line]
+    assert len(walks) == len(CLASSES), plan
+    assert all(f"USING COVERING INDEX {index} (status=? AND <expr>=?" in w for w in walks), plan
+    assert set(reads) - set(walks) <= {
+        "SEARCH claim_status_period USING INTEGER PRIMARY KEY (rowid=?)",
+        "SEARCH claim USING INTEGER PRIMARY KEY (rowid=?)",
+        *(line for line in reads if line.startswith("SCAN anon_")),  # a walk's page
+    }, plan
+    # The sorts are of pages: each walk's, the walks' together, and the page itself.
+    sorts = [line for line in plan if "TEMP B-TREE" in line]
+    assert len(sorts) <= len(CLASSES) + 2, plan
