@@ -165,9 +165,10 @@ def read_scenarios(params: Params) -> list[Scenario]:
             "as_of_disputed",
             {"t": params.as_of_raw},
         ),
-        # The same list as of an hour before the newest stance: the desk's question. The
-        # midway list walks past every disputed period begun after T (their claims come
-        # first in the list's order); this one passes few.
+        # The same list as of an hour before the newest stance: the desk's question. Until
+        # migration 0015 the midway list walked past every disputed period begun after T
+        # (their claims come first in the list's order) and this one passed few; the lag
+        # classes (app/stances/period_lag.py) start each walk near T for both.
         Scenario(
             "as_of_recent",
             "/claims?"
