@@ -13,6 +13,7 @@
   to its period at T (app/claims/as_of.py); claims with no period then are unsourced.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -20,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Integer,
+    RowMapping,
     Select,
     String,
     bindparam,
@@ -52,8 +55,11 @@ class ListQuery:
     key: Any
     claim_id: Any
 
-    def page(self, after: Place | None, *, descending: bool, limit: int) -> Paged:
-        return _ordered(self.statement, self.key, self.claim_id, after, descending, limit), {}
+    def rows(
+        self, conn: Connection, after: Place | None, *, descending: bool, limit: int
+    ) -> Sequence[RowMapping]:
+        statement = _ordered(self.statement, self.key, self.claim_id, after, descending, limit)
+        return conn.execute(statement).mappings().all()
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,24 @@ class PeriodWalks:
     filters: ClaimFilters
     sort: ClaimSort
     conditions: tuple[ColumnElement[bool], ...]
+    on_postgres: bool
 
-    def page(self, after: Place | None, *, descending: bool, limit: int) -> Paged:
+    def rows(
+        self, conn: Connection, after: Place | None, *, descending: bool, limit: int
+    ) -> Sequence[RowMapping]:
+        statement, values = self._page(after, descending, limit)
+        if not self.on_postgres:
+            return conn.execute(statement, values).mappings().all()
+        # PostgreSQL plans a prepared statement again for its values while that looks
+        # cheaper than its plan for any values: 3 ms of planning for these walks, whose
+        # plan for any values is as good (1.1 ms a page at 1M claims, against 3.3 ms).
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        try:
+            return conn.execute(statement, values).mappings().all()
+        finally:
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+
+    def _page(self, after: Place | None, descending: bool, limit: int) -> Paged:
         at = self.filters.as_of
         assert at is not None
         [status] = self.filters.status
@@ -72,14 +94,18 @@ class PeriodWalks:
         values |= {f"start_{lag}": start for lag, start in walk_starts(at).items()}
         if after is not None:
             values |= {"after_key": after[0], "after_id": after[1]}
-        shape = (self.sort.field_name, descending, after is not None)
+        shape = (self.sort.field_name, descending, after is not None, self.on_postgres)
         if self.conditions:
             return _walks(*shape, self.conditions), values
         return _plain_walks(*shape), values
 
 
 def _walks(
-    field: str, descending: bool, paged: bool, conditions: tuple[ColumnElement[bool], ...]
+    field: str,
+    descending: bool,
+    paged: bool,
+    ordered_walks: bool,
+    conditions: tuple[ColumnElement[bool], ...],
 ) -> Select[Any]:
     """The page's statement, its values as parameters: a list request without other filters
     reuses it (the 13 walks cost 8 ms of Python to build)."""
@@ -87,7 +113,7 @@ def _walks(
     key = period.c[f"claim_{field}"]
     at = bindparam("at", type_=period.c.valid_from.type)
     limit = bindparam("limit", type_=Integer())
-    after = None
+    after: tuple[Any, Any] | None = None
     if paged:
         after = (bindparam("after_key", type_=key.type), bindparam("after_id", type_=Integer()))
     walks = []
@@ -102,13 +128,23 @@ def _walks(
             walk = walk.where(key <= bindparam(f"start_{lag}", type_=key.type))
         if conditions:
             walk = walk.join(claim, claim.c.id == period.c.claim_id).where(*conditions)
-        walks.append(
-            select(_ordered(walk, key, period.c.claim_id, after, descending, limit).subquery())
-        )
-    walked = union_all(*walks).subquery()
+        if ordered_walks:
+            walk = select(
+                _ordered(walk, key, period.c.claim_id, after, descending, limit).subquery()
+            )
+        elif after is not None:
+            walk = walk.where(keyset_after(key, period.c.claim_id, *after, descending=descending))
+        walks.append(walk)
+    # Merged in order and lazily: each walk is read only while its next row could be on the
+    # page, so a class with few rows holding at T is not read to its end. SQLite merges
+    # the walks as they are (a walk with its own ORDER BY and LIMIT would be a subquery,
+    # sorted whole first); PostgreSQL sorts them all unless each is ordered and limited,
+    # and then merges them (Merge Append).
+    merged = union_all(*walks)
     first = (
-        select(walked)
-        .order_by(*_order(walked.c.key, walked.c.claim_id, descending))
+        merged.order_by(
+            *_order(merged.selected_columns.key, merged.selected_columns.claim_id, descending)
+        )
         .limit(limit)
         .subquery()
     )
@@ -119,14 +155,16 @@ def _walks(
 
 
 @cache
-def _plain_walks(field: str, descending: bool, paged: bool) -> Select[Any]:
-    return _walks(field, descending, paged, ())
+def _plain_walks(field: str, descending: bool, paged: bool, ordered_walks: bool) -> Select[Any]:
+    return _walks(field, descending, paged, ordered_walks, ())
 
 
 def list_query(session: Session, filters: ClaimFilters, sort: ClaimSort) -> ListQuery | PeriodWalks:
     assert filters.as_of is not None
     if len(filters.status) == 1 and filters.status[0] is not ClaimStatus.unsourced:
-        return PeriodWalks(filters, sort, tuple(conditions(session, replace(filters, status=[]))))
+        postgres = session.connection().dialect.name == "postgresql"
+        others = tuple(conditions(session, replace(filters, status=[])))
+        return PeriodWalks(filters, sort, others, on_postgres=postgres)
     return _claim_side(session, filters, sort)
 
 

@@ -140,8 +140,7 @@ def claims_page(
     else:
         listed = list_as_of(session, filters, sort)
     after = decode_cursor(cursor, sort.value, datetime) if cursor else None
-    query, values = listed.page(after, descending=sort.descending, limit=limit + 1)
-    rows = session.connection().execute(query, values).mappings().all()
+    rows = listed.rows(session.connection(), after, descending=sort.descending, limit=limit + 1)
     next_cursor = following = None
     if len(rows) > limit:
         following = (rows[limit][sort.field_name], rows[limit]["id"])

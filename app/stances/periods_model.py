@@ -54,7 +54,7 @@ for _key in ("claim_updated_at", "claim_created_at"):
     Index(
         f"ix_claim_status_period_status_lag_{_key}",
         _period.c.status,
-        Grouping(lag_class(_period.c.valid_from, _period.c[_key])),  # PostgreSQL wants (...)
+        Grouping(lag_class(_period.c.valid_from, _period.c[_key])),  # (...): an expression
         _period.c[_key],
         _period.c.claim_id,
         _period.c.valid_from,

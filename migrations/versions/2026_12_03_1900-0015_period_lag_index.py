@@ -34,18 +34,20 @@ OLD_INDEXES = {
 }  # fmt: skip
 
 
-def _hours(dialect: str, key: str) -> str:
-    if dialect == "postgresql":
-        return f"EXTRACT(EPOCH FROM valid_from - {key}) / 3600"
-    return f"(julianday(valid_from) - julianday({key})) * 24"
-
-
 def _lag_class(dialect: str, key: str) -> str:
-    hours, last = _hours(dialect, key), len(LAG_HOURS)
-    whens = [f"WHEN ({hours} >= {LAG_HOURS[k - 1]}) THEN {k}" for k in range(last, 0, -1)]
-    whens.append(f"WHEN ({hours} > -1) THEN 0")
-    whens += [f"WHEN ({hours} > -{LAG_HOURS[k]}) THEN -{k}" for k in range(1, last)]
-    return f"CASE {' '.join(whens)} ELSE -{last} END"
+    """Which of 13 classes (-6 to 6) valid_from - key falls in: [-1 h, 1 h) is 0, [1 h, 8 h)
+    is 1, [-8 h, -1 h) is -1, growing eightfold; below -32768 h is -6, from 32768 h on 6."""
+    bounds = [-hours for hours in reversed(LAG_HOURS)] + list(LAG_HOURS)
+    if dialect == "postgresql":
+        hours = f"EXTRACT(EPOCH FROM valid_from - {key}) / 3600"
+        listed = ", ".join(str(bound) for bound in bounds)
+        return f"width_bucket({hours}, ARRAY[{listed}]::numeric[]) - {len(LAG_HOURS)}"
+    hours = f"(julianday(valid_from) - julianday({key})) * 24"
+    whens = [
+        f"WHEN {hours} >= {bound} THEN {k}"
+        for k, bound in enumerate(bounds, start=1 - len(LAG_HOURS))
+    ]
+    return f"CASE {' '.join(reversed(whens))} ELSE -{len(LAG_HOURS)} END"
 
 
 def upgrade() -> None:
