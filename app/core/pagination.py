@@ -164,7 +164,7 @@ def keyset_after(
     sort_column: Any,
     id_column: Any,
     value: Any,
-    row_id: int,
+    row_id: int | BindParameter[int],
     *,
     descending: bool,
 ) -> ColumnElement[bool]:

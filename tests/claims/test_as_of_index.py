@@ -97,7 +97,7 @@ def _first_pages(client: TestClient, params: dict[str, Any], pages: int) -> list
 
 
 @pytest.mark.parametrize("sort", SORTS)
-def test_the_status_list_as_of_t_is_the_claim_sides_on_both_indexes(
+def test_the_status_list_as_of_t_is_the_claim_sides_early_and_late(
     client: TestClient, archive: None, sort: str
 ) -> None:
     for as_of in (T_EARLY, T_LATE):
@@ -135,7 +135,7 @@ def test_the_order_follows_the_claims_writes(
     client: TestClient, auth: dict[str, str], archive: None
 ) -> None:
     """A PATCH and a new stance move the claim's updated_at: its periods follow (the
-    trigger of migration 0013), on the walk and on the range."""
+    trigger of migration 0013), late and early."""
     for as_of in (T_LATE, T_EARLY):
         params = {"as_of": as_of, "status": "disputed"}
         last = walk(client, "/claims", {**params, "limit": 100})[-1]

@@ -10,18 +10,23 @@ asserter retracts two hours later (denied then). The oracle is the unfiltered li
 """
 
 import importlib.util
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex
 
+from app.core.config import Settings
+from app.main import create_app
 from app.stances.period_lag import LAG_HOURS
 from app.stances.periods_model import ClaimStatusPeriod
 from tests.bulk_helpers import ndjson, post_bulk, rfc3339, stance_records
+from tests.conftest import _postgres_database
 from tests.helpers import walk
 
 RECORDED = datetime(2024, 6, 1, tzinfo=UTC)
@@ -116,3 +121,31 @@ def test_no_lag_class_loses_a_period_at_its_edges(
     # Every claim was found disputed at some moment, and every other one denied.
     assert len({claim for claim, status in seen if status == "disputed"}) == len(LAGS)
     assert len({claim for claim, status in seen if status == "denied"}) == len(LAGS) // 2
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    yield from _postgres_database(postgres_template)
+
+
+def test_an_as_of_list_past_the_statement_timeout_answers_503(postgres_url: str) -> None:
+    """The list's statement runs under a plan-cache setting of its own (as_of_list.py).
+    Cancelled (here: it waits on a lock past statement_timeout), it answers the timeout's
+    503 as problem+json, and the next list, on a pooled connection, is served as usual."""
+    url = postgres_url
+    application = create_app(Settings(database_url=url, statement_timeout_ms=300))
+    blocker = sa.create_engine(url)
+    params = {"as_of": rfc3339(RECORDED), "status": "disputed"}
+    try:
+        with TestClient(application, raise_server_exceptions=False) as client:
+            assert client.get("/claims", params=params).status_code == 200
+            with blocker.connect() as holder:
+                holder.exec_driver_sql("LOCK TABLE claim_status_period IN ACCESS EXCLUSIVE MODE")
+                answer = client.get("/claims", params={**params, "limit": 3})
+                holder.rollback()
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert client.get("/claims", params={**params, "limit": 4}).status_code == 200
+    finally:
+        application.state.engine.dispose()
+        blocker.dispose()
