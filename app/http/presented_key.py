@@ -34,6 +34,7 @@ from app.core.auth import (
 from app.core.errors import Unauthorized, problem_response, send_database_unavailable
 
 log = logging.getLogger("claims_api.auth")
+_KEY_CHECK_UNAVAILABLE = "The database is unavailable to check the API key; retry shortly."
 
 
 class IdentifyKey:
@@ -57,12 +58,7 @@ class IdentifyKey:
             )
         except OperationalError as exc:
             log.warning("database unavailable to check an API key: %s", exc.orig)
-            await send_database_unavailable(
-                "The database is unavailable to check the API key; retry shortly.",
-                scope,
-                receive,
-                send,
-            )
+            await send_database_unavailable(_KEY_CHECK_UNAVAILABLE, scope, receive, send)
             return
         scope.setdefault("state", {})[PRESENTED_KEY_STATE] = PresentedKey(
             key, malformed=bearer is None

@@ -29,6 +29,7 @@ from app.http.idempotency import store
 from app.http.idempotency.in_transaction import hand_to_route
 
 log = logging.getLogger("claims_api.idempotency")
+_KEYS_UNAVAILABLE = "The database is unavailable; retry shortly with the same Idempotency-Key."
 T = TypeVar("T")
 
 HEADER = "Idempotency-Key"
@@ -93,12 +94,7 @@ class IdempotencyKeys:
             await self._handle(scope, receive, send, headers, key)
         except OperationalError as exc:
             log.warning("database unavailable for idempotency keys: %s", exc.orig)
-            await send_database_unavailable(
-                "The database is unavailable; retry shortly with the same Idempotency-Key.",
-                scope,
-                receive,
-                send,
-            )
+            await send_database_unavailable(_KEYS_UNAVAILABLE, scope, receive, send)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: str
