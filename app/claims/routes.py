@@ -26,6 +26,7 @@ from app.http.conditional import IfNoneMatch, if_match, read_responses, represen
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, delete_one, update_one
 from app.http.response_cache import PageExtent, declare_extent
+from app.stances.models import KnownAt
 from app.verdicts.jsonld import JSONLD_RESPONSE, jsonld_response, prefers_jsonld
 
 router = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
@@ -148,10 +149,7 @@ async def get_claim(
         Rfc3339 | None,
         Query(description="Stated time: the claim as its sources had stated it by then."),
     ] = None,
-    known_at: Annotated[
-        Rfc3339 | None,
-        Query(description="Recorded time: count only the stances recorded by then."),
-    ] = None,
+    known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """One claim with each source's current stance, the reason for its status, and its

@@ -1,7 +1,9 @@
 """Stances: the table and its API models."""
 
 from datetime import datetime
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import Index, String, Text
@@ -14,6 +16,12 @@ from app.core.models import IdType, RequestModel, enum_check, id_reference
 from app.core.pagination import Page
 from app.sources.models import SourceSummary
 from app.stances.rules import ClaimStatus, StanceKind
+
+# Recorded time, as a query parameter: the claim, or its timeline, as the service knew it then.
+KnownAt = Annotated[
+    Rfc3339 | None,
+    Query(description="Recorded time: count only the stances recorded at or before it."),
+]
 
 
 class Stance(SQLModel, table=True):
@@ -64,17 +72,6 @@ class Stance(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-STANCE_EXAMPLE = {
-    "source_id": "3",
-    "stance": "denies",
-    "stated_at": "2024-12-05T09:30:00Z",
-    "url": "https://sana.sy/en/",
-    "quote": "State media denied that insurgents had breached the city.",
-    "reported_via": "https://apnews.com/",
-    "note": "Confirmed clashes in the east of the city in the same statement.",
-}
-
-
 class StanceFields(BaseModel):
     """What a client writes of a new stance, as POST /claims/{claim_id}/stances and a bulk
     file's stance line take it. Plain pydantic, so that the bulk line stays off SQLModel's
@@ -97,6 +94,17 @@ class StanceFields(BaseModel):
         description="The id of the report through which we know of the stance. Without "
         "`reported_via`, `reported_via` becomes the report's url.",
     )
+
+
+STANCE_EXAMPLE = {
+    "source_id": "3",
+    "stance": "denies",
+    "stated_at": "2024-12-05T09:30:00Z",
+    "url": "https://sana.sy/en/",
+    "quote": "State media denied that insurgents had breached the city.",
+    "reported_via": "https://apnews.com/",
+    "note": "Confirmed clashes in the east of the city in the same statement.",
+}
 
 
 class StanceCreate(RequestModel, StanceFields):

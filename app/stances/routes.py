@@ -2,23 +2,21 @@
 (/sources/{source_id}/stances)."""
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import Engine
 
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
 from app.core.db import read_session, run_read, write_engine
 from app.core.deps import ReadSession
-from app.core.fields import Rfc3339
 from app.core.pagination import Paging
 from app.http.conditional import IfNoneMatch, represented, respond
 from app.http.idempotency.in_transaction import answer_in_transaction
 from app.http.operation_kinds import create_one, read_one, read_page
 from app.sources.service import get_source
 from app.stances import service
-from app.stances.models import StanceCreate, StancePage, StancePublic, Timeline
+from app.stances.models import KnownAt, StanceCreate, StancePage, StancePublic, Timeline
 from app.stances.writes import record_stance
 
 claim_stances = APIRouter(prefix="/claims", tags=["claims"], dependencies=[ReadAccess])
@@ -58,10 +56,7 @@ def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: Wri
 async def get_claim_timeline(
     claim_id: str,
     request: Request,
-    known_at: Annotated[
-        Rfc3339 | None,
-        Query(description="Count only the stances recorded at or before this time."),
-    ] = None,
+    known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """The claim's status periods in stated time, oldest first, each with the stance that
