@@ -7,7 +7,7 @@ import logging
 import random
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -45,12 +45,22 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Outcome:
+    """One attempt: the receiver's status and the start of its body, or the error that
+    left no answer; and how long the receiver asked us to wait (Retry-After), if it did."""
+
     attempted_at: datetime
     duration_ms: int
     status_code: int | None = None
     error: str | None = None
     response_body: str | None = None
+    # Not a column of the attempt: it only pushes back the next one.
     retry_after: float | None = None
+
+    def attempt_columns(self) -> dict[str, Any]:
+        """The attempt's row."""
+        columns = asdict(self)
+        del columns["retry_after"]
+        return columns
 
     @property
     def delivered(self) -> bool:
@@ -253,16 +263,7 @@ def record(
             )
             if session.get(WebhookDelivery, claimed.delivery_id) is None:
                 return  # its subscription was deleted meanwhile
-        session.add(
-            WebhookAttempt(
-                delivery_id=claimed.delivery_id,
-                attempted_at=outcome.attempted_at,
-                status_code=outcome.status_code,
-                error=outcome.error,
-                response_body=outcome.response_body,
-                duration_ms=outcome.duration_ms,
-            )
-        )
+        session.add(WebhookAttempt(delivery_id=claimed.delivery_id, **outcome.attempt_columns()))
         if disable and owned:
             session.exec(
                 update(Webhook)
