@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlmodel import Field, SQLModel
 
@@ -50,10 +50,10 @@ VERDICT_EXAMPLE: dict[str, Any] = {
 }
 
 
-class VerdictPut(RequestModel):
-    """The whole verdict: PUT replaces it, and fields left out are cleared."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [VERDICT_EXAMPLE]})
+class VerdictFields(BaseModel):
+    """What a client writes of a verdict, as PUT /claims/{claim_id}/verdict and a bulk file's
+    verdict line take it. Plain pydantic, so that the bulk line stays off SQLModel's slower
+    path."""
 
     rating: Rating = Field(description="The verdict on the normalized scale.")
     textual_rating: ShortText | None = Field(
@@ -68,6 +68,12 @@ class VerdictPut(RequestModel):
         "that changes it (a PUT that changes nothing keeps the previous one).",
     )
     url: HttpUrlStr | None = Field(default=None, description="The published fact-check.")
+
+
+class VerdictPut(RequestModel, VerdictFields):
+    """The whole verdict: PUT replaces it, and fields left out are cleared."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [VERDICT_EXAMPLE]})
 
 
 class VerdictOutcome(StrEnum):

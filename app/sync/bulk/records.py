@@ -14,16 +14,13 @@ from pydantic import (
 from app.claims.models import ClaimFields
 from app.core.errors import FieldError, ValidationFailed
 from app.core.fields import (
-    HttpUrlStr,
-    LongText,
-    ShortText,
     UtcDatetime,
 )
 from app.reports.models import ReportFields
 from app.sources.models import SourceFields
 from app.stances.models import StanceFields
 from app.stances.rules import ClaimStatus
-from app.verdicts.rating import Rating
+from app.verdicts.models import VerdictFields
 
 FORMAT = "claims-api-ndjson"
 VERSION = 1
@@ -58,19 +55,21 @@ class _Labelled(_Line):
     id: FileRef
 
 
-class SourceRecord(_Line, SourceFields):
+class _Stamped(_Line):
+    """A row's own times, kept as the file gives them. The file's datetimes are any aware
+    datetime pydantic reads (the API takes RFC 3339 only)."""
+
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class SourceRecord(_Stamped, SourceFields, _Labelled):
     type: Literal["source"]
-    id: FileRef
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
 
 
-class ClaimRecord(ClaimFields, _Labelled):
+class ClaimRecord(_Stamped, ClaimFields, _Labelled):
     type: Literal["claim"]
-    # The file's datetimes: any aware datetime pydantic reads (the API takes RFC 3339 only).
     occurred_at: UtcDatetime | None = None
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
     # Written by export, recomputed on import.
     status: ClaimStatus | None = None
     asserting_sources: int | None = None
@@ -78,13 +77,11 @@ class ClaimRecord(ClaimFields, _Labelled):
     status_since: UtcDatetime | None = None
 
 
-class ReportRecord(ReportFields, _Labelled):
+class ReportRecord(_Stamped, ReportFields, _Labelled):
     type: Literal["report"]
     # A label of the file (an earlier source line's id), and the file's kind of datetime.
     publisher_id: FileRef | None = None
     published_at: UtcDatetime | None = None
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
     # Written by export, kept by the database on import.
     stance_count: int | None = None
 
@@ -108,20 +105,14 @@ class StanceRecord(StanceFields, _OfClaim):
     quote_found: bool | None = None
 
 
-class VerdictRecord(_Line):
+class VerdictRecord(_Stamped, VerdictFields):
     """A claim's verdict. No id of its own: a claim has one verdict, and a later verdict
     line for the same claim replaces the earlier one, as PUT does."""
 
     type: Literal["verdict"]
     claim_id: FileRef
+    # A label of the file (an earlier source line's id).
     source_id: FileRef
-    rating: Rating
-    textual_rating: ShortText | None = None
-    explanation: LongText | None = None
-    reviewed_at: UtcDatetime | None = None
-    url: HttpUrlStr | None = None
-    created_at: UtcDatetime | None = None
-    updated_at: UtcDatetime | None = None
 
 
 Record = HeaderRecord | SourceRecord | ReportRecord | ClaimRecord | StanceRecord | VerdictRecord
