@@ -133,12 +133,18 @@ def next_link(request: Request, next_cursor: str | None) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class PageRequest:
-    """What a list route is asked for (`limit`, `cursor`), and how it answers: the page
-    body and, when there is a next page, its `Link` header."""
+class Window:
+    """What a list service reads of a page request: how many rows, and after which."""
 
     limit: int
     cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageRequest(Window):
+    """What a list route is asked for (`limit`, `cursor`), and how it answers: the page
+    body and, when there is a next page, its `Link` header."""
+
     request: Request
     response: Response
 

@@ -49,8 +49,7 @@ def list_reports(
         session=session,
         publisher_id=publisher_id,
         url=url,
-        limit=paging.limit,
-        cursor=paging.cursor,
+        window=paging,
     )
     items = [ReportSummary.model_validate(row, from_attributes=True) for row in rows]
     return paging.page(ReportPage, items, next_cursor)

@@ -10,7 +10,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import get_by_id, parse_id
 from app.core.models import table_of
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after
+from app.core.pagination import Window, decode_cursor, encode_cursor, keyset_after
 from app.reports.models import Report, ReportCreate, ReportUpdate, url_key
 from app.reports.quotes import normalise, quote_found
 from app.search.stored import claims_citing, rewrite_columns
@@ -153,14 +153,14 @@ def list_reports(
     session: Session,
     publisher_id: str | None,
     url: str | None,
-    limit: int,
-    cursor: str | None,
+    window: Window,
 ) -> tuple[list[Report], str | None]:
     """Newest published first, reports without a date last, ties by id (newest first).
 
     Two walks of the (published_at, id) index rather than one ORDER BY ... NULLS LAST,
     which neither engine serves from a plain index: the dated reports newest first, then,
     if the page is not full, the undated ones by id. The cursor says which walk it is in."""
+    limit, cursor = window.limit, window.cursor
     query = select(Report)
     if publisher_id is not None:
         query = query.where(Report.publisher_id == _id_or_none(publisher_id))

@@ -35,9 +35,7 @@ def list_sources(
     ] = None,
 ) -> SourcePage:
     """List sources in name order."""
-    rows, next_cursor = service.list_sources(
-        session=session, kinds=kind, q=q, limit=paging.limit, cursor=paging.cursor
-    )
+    rows, next_cursor = service.list_sources(session=session, kinds=kind, q=q, window=paging)
     return paging.page(SourcePage, [_public(row) for row in rows], next_cursor)
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.ids import get_by_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_page
+from app.core.pagination import Window, decode_cursor, encode_cursor, keyset_page
 from app.reports.models import Report
 from app.sources.models import Source, SourceCreate, SourceKind, SourceUpdate, name_key
 from app.stances.models import Stance
@@ -91,9 +91,10 @@ def delete_source(*, session: Session, source_id: str) -> None:
 
 
 def list_sources(
-    *, session: Session, kinds: list[SourceKind], q: str | None, limit: int, cursor: str | None
+    *, session: Session, kinds: list[SourceKind], q: str | None, window: Window
 ) -> tuple[list[Source], str | None]:
     """Sources by name, case-insensitively, resuming after the cursor."""
+    limit, cursor = window.limit, window.cursor
     query = select(Source)
     if kinds:
         query = query.where(col(Source.kind).in_([kind.value for kind in kinds]))

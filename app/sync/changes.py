@@ -28,7 +28,7 @@ from sqlmodel import Session, SQLModel, col, select
 from app.claims.models import Claim, ClaimPublic
 from app.core.db import UTCDateTime
 from app.core.models import IdType
-from app.core.pagination import Page, decode_token, encode_token, invalid_cursor
+from app.core.pagination import Page, Window, decode_token, encode_token, invalid_cursor
 from app.reports.models import Report, ReportSummary
 from app.sources.models import Source, SourcePublic
 
@@ -113,10 +113,9 @@ def _settled(session: Session) -> Any:
     )
 
 
-def list_changes(
-    *, session: Session, cursor: str | None, limit: int
-) -> tuple[list[Change], str | None, str]:
+def list_changes(*, session: Session, window: Window) -> tuple[list[Change], str | None, str]:
     """One page of the feed after `cursor`: the changes, next_cursor, sync_cursor."""
+    limit, cursor = window.limit, window.cursor
     position = decode_position(cursor) if cursor else (0, 0)
     query = select(SyncChange).where(
         tuple_(col(SyncChange.txid), col(SyncChange.seq)) > tuple_(*position)

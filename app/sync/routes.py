@@ -134,7 +134,5 @@ def list_changes_route(request: Request, session: ReadSession, paging: Paging) -
     Store `sync_cursor` and pass it back later to get only what changed since."""
     if stops_at_running_transactions(session):
         keep_out_of_cache(request)  # no change to the data would drop its answer
-    items, next_cursor, sync_cursor = list_changes(
-        session=session, cursor=paging.cursor, limit=paging.limit
-    )
+    items, next_cursor, sync_cursor = list_changes(session=session, window=paging)
     return paging.page(ChangePage, items, next_cursor, sync_cursor=sync_cursor)

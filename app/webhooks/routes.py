@@ -64,9 +64,7 @@ def create_webhook(
 @router.get("", **read_page("list_webhooks", WebhookPage))
 def list_webhooks(session: ReadSession, paging: Paging) -> WebhookPage:
     """Subscriptions, oldest first. Secrets are never listed."""
-    rows, next_cursor = service.list_webhooks(
-        session=session, limit=paging.limit, cursor=paging.cursor
-    )
+    rows, next_cursor = service.list_webhooks(session=session, window=paging)
     return paging.page(WebhookPage, [service.webhook_public(row) for row in rows], next_cursor)
 
 
@@ -140,8 +138,7 @@ def list_webhook_deliveries(
         session=session,
         webhook_id=webhook_id,
         status=status_,
-        limit=paging.limit,
-        cursor=paging.cursor,
+        window=paging,
     )
     return paging.page(WebhookDeliveryPage, items, next_cursor)
 

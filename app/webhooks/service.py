@@ -10,7 +10,7 @@ from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.ids import parse_id
-from app.core.pagination import decode_cursor, encode_cursor, keyset_after, keyset_page
+from app.core.pagination import Window, decode_cursor, encode_cursor, keyset_after, keyset_page
 from app.events.models import Event
 from app.webhooks import ssrf
 from app.webhooks.models import (
@@ -91,10 +91,9 @@ def get_webhook(*, session: Session, webhook_id: str, for_update: bool = False) 
     return webhook
 
 
-def list_webhooks(
-    *, session: Session, limit: int, cursor: str | None
-) -> tuple[list[Webhook], str | None]:
+def list_webhooks(*, session: Session, window: Window) -> tuple[list[Webhook], str | None]:
     """Subscriptions, oldest first."""
+    limit, cursor = window.limit, window.cursor
     query = select(Webhook)
     if cursor:
         created_at, webhook_id = decode_cursor(cursor, LIST_SORT, datetime)
@@ -212,10 +211,10 @@ def list_deliveries(
     session: Session,
     webhook_id: str,
     status: list[DeliveryStatus],
-    limit: int,
-    cursor: str | None,
+    window: Window,
 ) -> tuple[list[WebhookDeliveryPublic], str | None]:
     """A subscription's deliveries, newest first, each with its attempts."""
+    limit, cursor = window.limit, window.cursor
     webhook = get_webhook(session=session, webhook_id=webhook_id)
     query = (
         select(WebhookDelivery, Event)
