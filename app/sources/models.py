@@ -53,16 +53,6 @@ class Source(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-SOURCE_EXAMPLE = {
-    "name": "Syrian state media",
-    "kind": "state_media",
-    "affiliation": "Syrian government",
-    "country": "SY",
-    "url": "https://sana.sy",
-    "description": "Syria's official news agency and state broadcasters.",
-}
-
-
 class SourceFields(BaseModel):
     """What a client writes of a new source, as POST /sources and a bulk file's source line
     take it. Plain pydantic, so that the bulk line stays off SQLModel's slower path."""
@@ -73,6 +63,16 @@ class SourceFields(BaseModel):
     country: CountryCode | None = None
     url: HttpUrlStr | None = None
     description: LongText | None = None
+
+
+SOURCE_EXAMPLE = {
+    "name": "Syrian state media",
+    "kind": "state_media",
+    "affiliation": "Syrian government",
+    "country": "SY",
+    "url": "https://sana.sy",
+    "description": "Syria's official news agency and state broadcasters.",
+}
 
 
 class SourceCreate(RequestModel, SourceFields):

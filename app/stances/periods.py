@@ -45,12 +45,12 @@ from app.stances.timeline import (
     status_since,
 )
 
+CHUNK = 500  # claims per statement when many are synced at once (bind-parameter limits)
+
 _claim = table_of(Claim)
 _source = table_of(Source)
 _stance = table_of(Stance)
 _period = table_of(ClaimStatusPeriod)
-
-CHUNK = 500  # claims per statement when many are synced at once (bind-parameter limits)
 
 _HISTORY_COLUMNS = (
     _stance.c.claim_id,
