@@ -134,8 +134,8 @@ def _walks(
             walk = select(
                 _ordered(walk, key, period.c.claim_id, after, descending, limit).subquery()
             )
-        elif after is not None:
-            walk = walk.where(keyset_after(key, period.c.claim_id, *after, descending=descending))
+        else:
+            walk = _after(walk, key, period.c.claim_id, after, descending)
         walks.append(walk)
     # Merged in order and lazily: each walk is read only while its next row could be on the
     # page, so a class with few rows holding at T is not read to its end. SQLite merges
@@ -190,9 +190,17 @@ def _ordered(
     limit: Any,
 ) -> Select[Any]:
     """The statement's rows after the cursor's place, in (key, claim id) order."""
-    if after is not None:
-        statement = statement.where(keyset_after(key, claim_id, *after, descending=descending))
+    statement = _after(statement, key, claim_id, after, descending)
     return statement.order_by(*_order(key, claim_id, descending)).limit(limit)
+
+
+def _after(
+    statement: Select[Any], key: Any, claim_id: Any, after: tuple[Any, Any] | None, descending: bool
+) -> Select[Any]:
+    """The statement's rows after the cursor's place (all of them on the first page)."""
+    if after is None:
+        return statement
+    return statement.where(keyset_after(key, claim_id, *after, descending=descending))
 
 
 def _order(key: Any, claim_id: Any, descending: bool) -> tuple[Any, Any]:

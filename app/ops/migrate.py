@@ -9,6 +9,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from app.stances.periods_model import LAG_INDEXES
+
 ROOT = Path(__file__).resolve().parents[2]
 # Beside app/ in a checkout (and an editable install). An installed wheel (the Docker
 # image) has no checkout around it: CLAIMS_MIGRATIONS_DIR says where they were put.
@@ -22,10 +24,7 @@ FTS_INDEXES = ("ix_claim_search_vector",)
 # Indexes on an expression (app/stances/period_lag.py): SQLite cannot reflect them, and
 # PostgreSQL gives them back in its own spelling, so neither compares with the models;
 # tests/stances/test_period_lag.py compares them with their migration instead.
-EXPRESSION_INDEXES = (
-    "ix_claim_status_period_status_lag_claim_updated_at",
-    "ix_claim_status_period_status_lag_claim_created_at",
-)
+EXPRESSION_INDEXES = tuple(LAG_INDEXES.values())
 
 
 def include_object(

@@ -50,9 +50,13 @@ class ClaimStatusPeriod(SQLModel, table=True):
 # The list as of T filtered by status: the periods of that status, a lag class at a time,
 # in the list's order (app/stances/period_lag.py; migration 0015).
 _period = ClaimStatusPeriod.__table__  # type: ignore[attr-defined]
-for _key in ("claim_updated_at", "claim_created_at"):
+LAG_INDEXES = {
+    key: f"ix_claim_status_period_status_lag_{key}"
+    for key in ("claim_updated_at", "claim_created_at")
+}
+for _key, _name in LAG_INDEXES.items():
     Index(
-        f"ix_claim_status_period_status_lag_{_key}",
+        _name,
         _period.c.status,
         Grouping(lag_class(_period.c.valid_from, _period.c[_key])),  # (...): an expression
         _period.c[_key],
