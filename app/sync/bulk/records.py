@@ -13,9 +13,7 @@ from pydantic import (
 
 from app.claims.models import ClaimFields
 from app.core.errors import FieldError, ValidationFailed
-from app.core.fields import (
-    UtcDatetime,
-)
+from app.core.fields import UtcDatetime
 from app.reports.models import ReportFields
 from app.sources.models import SourceFields
 from app.stances.models import StanceFields
