@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,11 +13,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine, String, bindparam, update
+from sqlalchemy import select as core_select  # sqlmodel's takes at most four columns
 from sqlmodel import Field, Session, SQLModel, col, select
 from starlette.types import Scope as StarletteScope
 
 from app.core.config import Settings
-from app.core.db import UTCDateTime, utcnow, write_engine
+from app.core.db import UTCDateTime, read_once_engine, utcnow, write_engine
 from app.core.errors import Forbidden, Unauthorized
 from app.core.models import IdType
 
@@ -101,12 +102,22 @@ def list_keys(*, engine: Engine) -> list[ApiKey]:
 PRESENTED_KEY_STATE = "presented_key"
 
 
+@dataclass(frozen=True, slots=True)
+class LiveKey:
+    """What a request needs of its key: read on every request, so not a whole ApiKey (an
+    ORM object costs more to build than the query)."""
+
+    id: int
+    scopes: str
+    last_used_at: datetime | None
+
+
 @dataclass(frozen=True)
 class PresentedKey:
     """The request's Authorization header, looked up once by app.http.presented_key: `key`
     is None unless it names a live API key."""
 
-    key: ApiKey | None
+    key: LiveKey | None
     # Not `Bearer <something>`: another scheme, or nothing after the scheme.
     malformed: bool = False
 
@@ -124,55 +135,64 @@ def presented_key(scope: StarletteScope) -> PresentedKey | None:
     return found
 
 
-_BY_HASH = select(ApiKey).where(col(ApiKey.key_hash) == bindparam("digest"))
+_BY_HASH = core_select(
+    col(ApiKey.key_hash), col(ApiKey.revoked_at), col(ApiKey.id), col(ApiKey.scopes),
+    col(ApiKey.last_used_at),
+).where(col(ApiKey.key_hash) == bindparam("digest"))  # fmt: skip
 
 
-def lookup_key(engine: Engine, key: str) -> ApiKey | None:
+def lookup_key(engine: Engine, key: str) -> LiveKey | None:
     # Constant time where it matters: the key is never compared, only its SHA-256, found by
     # an index lookup (which leaks nothing useful: an attacker would need a preimage), and
     # the match is confirmed with hmac.compare_digest. Read on every request, never cached:
     # a key revoked by any process is refused on the very next request.
     digest = hash_key(key)
-    # A Core read (one per request, on every write): a Session would cost more than the query.
-    with engine.connect() as conn:
-        row = conn.execute(_BY_HASH, {"digest": digest}).mappings().first()
-    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+    # A Core read of one statement (one per request, on every write): no Session, no BEGIN.
+    with read_once_engine(engine).connect() as conn:
+        row = conn.execute(_BY_HASH, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    return None if row["revoked_at"] is not None else ApiKey(**row)
+    return None if row.revoked_at is not None else LiveKey(row.id, row.scopes, row.last_used_at)
 
 
-def _touch(engine: Engine, key: ApiKey) -> None:
-    """Record last use, at most once a minute per key: a write per request would be waste."""
-    now = utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
-        return
+def _last_use_due(key: LiveKey) -> bool:
+    """Last use is recorded at most once a minute per key: a write per request would be waste."""
+    return key.last_used_at is None or utcnow() - key.last_used_at >= LAST_USED_RESOLUTION
+
+
+def _touch(engine: Engine, key: LiveKey) -> None:
     with Session(write_engine(engine)) as session:
-        session.exec(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+        session.exec(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=utcnow()))
         session.commit()
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key minted by `claims-api keys create`.")
 
 
-def require(scope: Scope) -> Callable[..., ApiKey]:
-    def check(
+def require(scope: Scope) -> Callable[..., Awaitable[LiveKey]]:
+    # Async, so that a write costs no trip to the thread pool for its key: the key was
+    # looked up already (app.http.presented_key), and its last use is written at most once
+    # a minute.
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> ApiKey:
+    ) -> LiveKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("This operation needs an API key: Authorization: Bearer <key>.")
+        engine = request.app.state.engine
         # Looked up once per request, by app.http.presented_key before the rate limiter.
         presented = presented_key(request.scope)
         key = (
             presented.key
             if presented is not None
-            else lookup_key(request.app.state.engine, credentials.credentials)
+            else await run_in_threadpool(lookup_key, engine, credentials.credentials)
         )
         if key is None:
             raise Unauthorized("The API key is unknown or revoked.")
         if SCOPE_RANK[Scope(key.scopes)] < SCOPE_RANK[scope]:
             raise Forbidden(f"This operation needs a key with the '{scope}' scope.")
-        _touch(request.app.state.engine, key)
+        if _last_use_due(key):
+            await run_in_threadpool(_touch, engine, key)
         return key
 
     # Read by app/http/openapi.py to tell operations that always need a key from open reads.
@@ -183,12 +203,11 @@ def require(scope: Scope) -> Callable[..., ApiKey]:
 async def read_guard(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
-    """Reads are open unless CLAIMS_REQUIRE_KEY_FOR_READS is set. Async, so that an open
-    read (the usual case) costs no trip to the thread pool."""
+    """Reads are open unless CLAIMS_REQUIRE_KEY_FOR_READS is set."""
     settings: Settings = request.app.state.settings
     if settings.require_key_for_reads:
-        await run_in_threadpool(require(Scope.read), request, credentials)
+        await require(Scope.read)(request, credentials)
 
 
-WriteKey = Annotated[ApiKey, Depends(require(Scope.write))]
+WriteKey = Annotated[LiveKey, Depends(require(Scope.write))]
 ReadAccess = Depends(read_guard)

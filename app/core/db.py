@@ -167,11 +167,11 @@ def read_once(engine: Engine) -> Session:
     """A session for reads that are one statement each (a page of a list): autocommit, so
     there is no BEGIN and ROLLBACK around the statement (two round trips on PostgreSQL). A
     read of several statements that must agree uses read_session, one transaction."""
-    return Session(_read_once_engine(engine))
+    return Session(read_once_engine(engine))
 
 
 @functools.lru_cache(maxsize=64)
-def _read_once_engine(engine: Engine) -> Engine:
+def read_once_engine(engine: Engine) -> Engine:
     # Derived once per engine: deriving costs more than an index-served page.
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{READ_ONCE_OPTION: True})

@@ -14,9 +14,7 @@ its own per made-up key, which escaped the limit. Now:
   malformed (another scheme, an empty one) or revoked, on every route.
 """
 
-import asyncio
 import logging
-from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -31,6 +29,7 @@ from app.core.auth import (
     lookup_key,
     presented_key,
 )
+from app.core.db import run_read
 from app.core.errors import Unauthorized, problem_response, send_database_unavailable
 
 log = logging.getLogger("claims_api.auth")
@@ -51,11 +50,8 @@ class IdentifyKey:
             return
         bearer = bearer_credentials(authorization)
         try:
-            key = (
-                await asyncio.to_thread(partial(lookup_key, self.engine, bearer))
-                if bearer
-                else None
-            )
+            # One index probe: on SQLite it runs on the loop, rather than take a thread hop.
+            key = await run_read(self.engine, lookup_key, bearer) if bearer else None
         except OperationalError as exc:
             log.warning("database unavailable to check an API key: %s", exc.orig)
             await send_database_unavailable(_KEY_CHECK_UNAVAILABLE, scope, receive, send)
