@@ -16,6 +16,7 @@ from app.claims import routes as claims
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import PROBLEM_TYPES, NotFound, install_error_handlers
+from app.core.group_commit import GroupCommit
 from app.desk import routes as desk
 from app.http.change_log import ChangeLog, change_log_of
 from app.http.context import RequestContext
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.stance_writer = GroupCommit(engine)
     app.state.migration_head = migration_head()
     install_error_handlers(app)
     install_openapi(app)
@@ -130,10 +132,11 @@ def _lifespan(
     engine: Engine, settings: Settings, log: ChangeLog | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The webhook sender runs beside the server unless CLAIMS_WEBHOOK_SENDER=false.
         sender = start_sender(engine, settings) if settings.webhook_sender else None
         yield
+        await asyncio.to_thread(app.state.stance_writer.close)
         if sender is not None:
             await asyncio.to_thread(sender.stop)
         if log is not None:

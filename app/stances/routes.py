@@ -2,14 +2,16 @@
 (/sources/{source_id}/stances)."""
 
 from datetime import datetime
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from app.claims.service import get_claim
 from app.core.auth import ReadAccess, WriteKey
-from app.core.db import read_session, run_read, write_engine
+from app.core.db import read_session, run_read
 from app.core.deps import ReadSession
+from app.core.group_commit import GroupCommit
 from app.core.pagination import Paging
 from app.http.conditional import IfNoneMatch, represented, respond
 from app.http.idempotency.in_transaction import answer_in_transaction
@@ -31,24 +33,27 @@ def list_claim_stances(claim_id: str, session: ReadSession, paging: Paging) -> S
 
 
 @claim_stances.post("/{claim_id}/stances", **create_one("create_stance", StancePublic, 404))
-def create_stance(claim_id: str, data: StanceCreate, request: Request, _key: WriteKey) -> Response:
+async def create_stance(
+    claim_id: str, data: StanceCreate, request: Request, _key: WriteKey
+) -> Response:
     """Record that a source asserts or denies the claim. A newer stance of the same source
     supersedes its older one; the claim's status and counts change in the same transaction."""
-    # Its own connection rather than WriteSession: a generator dependency costs two more
-    # thread hops per request, and a Session more than the statements, on the busiest
-    # write path.
-    with write_engine(request.app.state.engine).connect() as conn:
-        recorded = record_stance(conn, claim_id=claim_id, data=data)
-        # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
-        # event got the same), and recorded with the stance for a retry of its key.
-        response = Response(
-            recorded.body, status_code=status.HTTP_201_CREATED, media_type="application/json"
-        )
-        response.headers["Location"] = (
-            f"/claims/{recorded.stance.claim_id}/stances/{recorded.stance.id}"
-        )
-        answer_in_transaction(conn, request, response)
-        conn.commit()
+    # On SQLite, queued for the writer thread, which commits the stances queued meanwhile
+    # together (app/core/group_commit.py); answered once that commit is done.
+    writer: GroupCommit = request.app.state.stance_writer
+    return await writer.run(partial(_record, claim_id, data, request))
+
+
+def _record(claim_id: str, data: StanceCreate, request: Request, conn: Connection) -> Response:
+    recorded = record_stance(conn, claim_id=claim_id, data=data)
+    # The bytes FastAPI would render from the StancePublic, serialized once (the outbox
+    # event got the same), and recorded with the stance for a retry of its key.
+    response = Response(
+        recorded.body, status_code=status.HTTP_201_CREATED, media_type="application/json"
+    )
+    stance = recorded.stance
+    response.headers["Location"] = f"/claims/{stance.claim_id}/stances/{stance.id}"
+    answer_in_transaction(conn, request, response)
     return response
 
 
